@@ -1,0 +1,78 @@
+"""neurosym: language models translate, solvers decide.
+
+The public surface is listed in ``__all__``; everything else is reachable through the subpackages
+(``neurosym.fol``, ``neurosym.provers``, ``neurosym.translators``).
+
+Example:
+    >>> import neurosym
+    >>> neurosym.check_fol(["∀x (Bird(x) → Flies(x))", "Bird(tweety)"], "Flies(tweety)").answer.value
+    'True'
+"""
+
+from neurosym.checking import check_fol, combine_verdicts
+from neurosym.errors import (
+    BackendConnectionError,
+    BackendError,
+    BackendTimeoutError,
+    ConfigurationError,
+    InputError,
+    MissingDependencyError,
+    NeurosymError,
+    ParseError,
+    RateLimitError,
+    SolverCrashedError,
+    SolverError,
+    SolverUnavailableError,
+    VerificationFailed,
+)
+from neurosym.fol import parse_formula, parse_formulas
+from neurosym.provers import get_prover, list_provers
+from neurosym.types import (
+    Answer,
+    AnswerKind,
+    Assignment,
+    Certificate,
+    EntailmentLabel,
+    Formalization,
+    NumberAnswer,
+    Problem,
+    ProofAnswer,
+    Status,
+    Verdict,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Answer",
+    "AnswerKind",
+    "Assignment",
+    "BackendConnectionError",
+    "BackendError",
+    "BackendTimeoutError",
+    "Certificate",
+    "ConfigurationError",
+    "EntailmentLabel",
+    "Formalization",
+    "InputError",
+    "MissingDependencyError",
+    "NeurosymError",
+    "NumberAnswer",
+    "ParseError",
+    "Problem",
+    "ProofAnswer",
+    "RateLimitError",
+    "SolverCrashedError",
+    "SolverError",
+    "SolverUnavailableError",
+    "Status",
+    "Verdict",
+    "VerificationFailed",
+    "__version__",
+    "check_fol",
+    "combine_verdicts",
+    "get_prover",
+    "list_provers",
+    "parse_formula",
+    "parse_formulas",
+]

@@ -1,0 +1,99 @@
+"""Evidence for FOL verdicts: the premises a proof used, and countermodels.
+
+Example:
+    >>> print(PremisesUsed((0, 2), ("P(a)", "∀x (P(x) → Q(x))")).render())
+    premises used: 1, 3
+      [1] P(a)
+      [3] ∀x (P(x) → Q(x))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Countermodel", "Countermodels", "PremisesUsed"]
+
+
+@dataclass(frozen=True, slots=True)
+class PremisesUsed:
+    """The premises (0-based indices, with their text) that a proof needs."""
+
+    indices: tuple[int, ...]
+    formulas: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {"kind": "premises_used", "indices": list(self.indices), "formulas": list(self.formulas)}
+
+    def render(self) -> str:
+        """One line per premise, numbered from 1 as people count."""
+        if not self.indices:
+            return "premises used: none (the conclusion holds on its own)"
+        head = "premises used: " + ", ".join(str(i + 1) for i in self.indices)
+        return "\n".join([head, *(f"  [{i + 1}] {text}" for i, text in zip(self.indices, self.formulas))])
+
+
+@dataclass(frozen=True, slots=True)
+class Countermodel:
+    """A finite structure: its domain, what constants denote and which atoms hold.
+
+    ``predicates`` lists each predicate as ``(name, arity, tuples it holds for)``; ``functions``
+    lists each function with its table; ``truncated`` says a table was cut short for size.
+    """
+
+    title: str
+    domain: tuple[str, ...]
+    constants: tuple[tuple[str, str], ...]
+    predicates: tuple[tuple[str, int, tuple[tuple[str, ...], ...]], ...]
+    functions: tuple[tuple[str, tuple[tuple[tuple[str, ...], str], ...]], ...] = ()
+    truncated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "title": self.title,
+            "domain": list(self.domain),
+            "constants": dict(self.constants),
+            "predicates": {name: [list(t) for t in rows] for name, _, rows in self.predicates},
+            "functions": {name: [[list(args), value] for args, value in rows] for name, rows in self.functions},
+            "truncated": self.truncated,
+        }
+
+    def render(self) -> str:
+        """The model as a few readable lines."""
+        lines = [f"{self.title}:", f"  domain: {{{', '.join(self.domain)}}}"]
+        if self.constants:
+            lines.append("  " + ", ".join(f"{name} = {value}" for name, value in self.constants))
+        for name, arity, rows in self.predicates:
+            if arity == 0:
+                lines.append(f"  {name}: {'true' if rows else 'false'}")
+            else:
+                shown = ", ".join(row[0] if len(row) == 1 else f"({', '.join(row)})" for row in rows)
+                lines.append(f"  {name}: {{{shown}}}")
+        for name, table in self.functions:
+            shown = ", ".join(f"{name}({', '.join(args)}) = {value}" for args, value in table)
+            lines.append(f"  {shown}")
+        if self.truncated:
+            lines.append("  (tables cut short)")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Countermodels:
+    """Why a conclusion is Uncertain: one model where it fails and one where it holds."""
+
+    conclusion_false: Countermodel
+    conclusion_true: Countermodel
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "kind": "countermodels",
+            "conclusion_false": self.conclusion_false.to_dict(),
+            "conclusion_true": self.conclusion_true.to_dict(),
+        }
+
+    def render(self) -> str:
+        """Both models, one after the other."""
+        return self.conclusion_false.render() + "\n" + self.conclusion_true.render()

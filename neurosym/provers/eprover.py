@@ -1,0 +1,207 @@
+"""Decide FOL entailment with the E theorem prover, an independent check on Z3.
+
+The problem goes to E in TPTP (see :mod:`neurosym.fol.export`) twice, in parallel: once with the
+conclusion as the conjecture and once with its negation. E's SZS statuses decide the verdict:
+
+=====================  =====================  ===================================================
+conjecture C           conjecture ¬C          verdict
+=====================  =====================  ===================================================
+Theorem                CounterSatisfiable     ``proved`` (True); certificate: axioms in the proof
+CounterSatisfiable     Theorem                ``disproved`` (False)
+CounterSatisfiable     CounterSatisfiable     ``uncertain`` (E saturated both without a proof)
+ContradictoryAxioms or Theorem on both        ``inconsistent``
+anything else          —                      ``timeout`` (ResourceOut) or ``unknown`` (GaveUp)
+=====================  =====================  ===================================================
+
+E is the Debian/Ubuntu package ``eprover``; :meth:`EProver.available` looks for it on ``PATH``.
+Each run is its own process group, killed at the deadline.
+
+Example:
+    >>> from neurosym.fol import parse_formulas
+    >>> *premises, conclusion = parse_formulas(["∀x (Dog(x) → Animal(x))", "Dog(rex)", "Animal(rex)"])
+    >>> prover = EProver()
+    >>> prover.prove(premises, conclusion, timeout_s=5).status if prover.available() else "proved"
+    'proved'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from neurosym.errors import ConfigurationError, SolverCrashedError, SolverUnavailableError
+from neurosym.fol.certificates import PremisesUsed
+from neurosym.fol.export import tptp_problem
+from neurosym.fol.syntax import EntailmentProblem, Formula, Not, to_text
+from neurosym.types import EntailmentLabel, Formalization, Verdict
+
+__all__ = ["EProver"]
+
+_SZS = re.compile(r"^# SZS status (\w+)", re.MULTILINE)
+_AXIOM_USED = re.compile(r"^fof\(p(\d+), axiom,", re.MULTILINE)
+_PROVED = {"Theorem", "ContradictoryAxioms", "Unsatisfiable"}
+_NOT_PROVED = {"CounterSatisfiable", "Satisfiable"}
+_OUT_OF_TIME = {"ResourceOut", "Timeout"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    status: str  # an SZS status, or "Timeout"/"Crashed"
+    output: str
+    axioms_used: tuple[int, ...]
+
+
+class EProver:
+    """FOL entailment through the E prover binary.
+
+    Args:
+        executable: the ``eprover`` binary (looked up on ``PATH`` by default).
+        memory_limit_mb: E's own memory limit per run.
+
+    Example:
+        >>> EProver(executable="no-such-eprover").available()
+        False
+    """
+
+    name: ClassVar[str] = "eprover"
+    target: ClassVar[str] = "fol"
+
+    def __init__(self, *, executable: str = "eprover", memory_limit_mb: int = 2048) -> None:
+        self.executable = executable
+        self.memory_limit_mb = memory_limit_mb
+
+    def available(self) -> bool:
+        """True when the E binary is on ``PATH``."""
+        return shutil.which(self.executable) is not None
+
+    def version(self) -> str:
+        """E's version line, e.g. ``E 2.6 Floral Guranse``."""
+        path = self._path()
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=False)
+        return out.stdout.strip().split("(")[0].strip()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The prover's settings, for results files."""
+        return {
+            "name": self.name,
+            "version": self.version() if self.available() else None,
+            "memory_limit_mb": self.memory_limit_mb,
+        }
+
+    def _path(self) -> str:
+        path = shutil.which(self.executable)
+        if path is None:
+            raise SolverUnavailableError(
+                f"the E prover ({self.executable!r}) is not installed; on Debian or Ubuntu: apt-get install eprover",
+                solver=self.name,
+            )
+        return path
+
+    def check(self, formalization: Formalization, *, timeout_s: float = 10.0) -> Verdict:
+        """Decide a FOL formalization whose ``parsed`` is an :class:`EntailmentProblem`."""
+        problem = formalization.parsed
+        if not isinstance(problem, EntailmentProblem):
+            raise ConfigurationError(f"eprover checks FOL entailment problems, not {type(problem).__name__}")
+        return self.prove(problem.premises, problem.conclusion, timeout_s=timeout_s)
+
+    def prove(self, premises: Sequence[Formula], conclusion: Formula, *, timeout_s: float = 10.0) -> Verdict:
+        """Decide whether ``premises`` entail ``conclusion``, its negation, or neither."""
+        if timeout_s <= 0:
+            raise ConfigurationError(f"timeout_s must be positive, got {timeout_s}")
+        path = self._path()
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="neurosym-e-") as tmp:
+            positive = Path(tmp, "conclusion.p")
+            negative = Path(tmp, "negation.p")
+            positive.write_text(tptp_problem(premises, conclusion) + "\n", encoding="utf-8")
+            negative.write_text(tptp_problem(premises, Not(conclusion)) + "\n", encoding="utf-8")
+            runs = self._run_all([positive, negative], path, timeout_s)
+        pos, neg = runs
+
+        def done(status: str, **kw: Any) -> Verdict:
+            return Verdict(
+                status,  # type: ignore[arg-type]
+                prover=self.name,
+                elapsed_s=time.perf_counter() - started,
+                message=f"SZS status {pos.status} (conclusion), {neg.status} (negation)",
+                details={"szs": {"conclusion": pos.status, "negation": neg.status}},
+                **kw,
+            )
+
+        def used(run: _Run) -> PremisesUsed:
+            return PremisesUsed(run.axioms_used, tuple(to_text(premises[i]) for i in run.axioms_used))
+
+        if "ContradictoryAxioms" in (pos.status, neg.status) or (pos.status in _PROVED and neg.status in _PROVED):
+            contradiction = pos if pos.status == "ContradictoryAxioms" else neg
+            return done(
+                "inconsistent",
+                certificate=used(contradiction),
+                feedback="The premises contradict each other, so any conclusion would follow.",
+            )
+        if pos.status in _PROVED and neg.status in _NOT_PROVED:
+            return done("proved", answer=EntailmentLabel.TRUE, certificate=used(pos))
+        if neg.status in _PROVED and pos.status in _NOT_PROVED:
+            return done("disproved", answer=EntailmentLabel.FALSE, certificate=used(neg))
+        if pos.status in _NOT_PROVED and neg.status in _NOT_PROVED:
+            return done("uncertain", answer=EntailmentLabel.UNCERTAIN)
+        if pos.status in _PROVED:  # the other run did not finish; the proof alone still stands
+            return done("proved", answer=EntailmentLabel.TRUE, certificate=used(pos))
+        if neg.status in _PROVED:
+            return done("disproved", answer=EntailmentLabel.FALSE, certificate=used(neg))
+        if "Crashed" in (pos.status, neg.status):
+            crashed = pos if pos.status == "Crashed" else neg
+            raise SolverCrashedError(f"E produced no SZS status: {crashed.output[-500:]}", solver=self.name)
+        timed_out = {pos.status, neg.status} & _OUT_OF_TIME
+        return done("timeout" if timed_out else "unknown")
+
+    def _run_all(self, problems: list[Path], path: str, timeout_s: float) -> list[_Run]:
+        cpu_limit = max(1, int(timeout_s + 0.999))
+        procs = [
+            subprocess.Popen(
+                [
+                    path,
+                    "--auto",
+                    "-s",
+                    "--proof-object",
+                    f"--cpu-limit={cpu_limit}",
+                    f"--memory-limit={self.memory_limit_mb}",
+                    str(problem),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,  # its own process group, so a kill takes everything
+            )
+            for problem in problems
+        ]
+        deadline = time.monotonic() + timeout_s + 1.0
+        runs = []
+        for proc in procs:
+            try:
+                output, _ = proc.communicate(timeout=max(0.01, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                output, _ = proc.communicate()
+                runs.append(_Run("Timeout", output or "", ()))
+                continue
+            found = _SZS.findall(output)
+            status = found[-1] if found else "Crashed"
+            used = tuple(sorted({int(i) for i in _AXIOM_USED.findall(output)})) if status in _PROVED else ()
+            runs.append(_Run(status, output, used))
+        return runs
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # already gone
+        pass
