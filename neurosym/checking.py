@@ -60,6 +60,8 @@ def _parse_all(
                 formula_index=index,
                 line=err.context.get("line"),
                 column=err.context.get("column"),
+                reason=err.context.get("reason", err.message),
+                excerpt=err.context.get("excerpt", ""),
             )
     return parsed[:-1], parsed[-1]
 
@@ -92,7 +94,7 @@ def check_fol(
         >>> v.status, v.answer.value, v.certificate.indices
         ('proved', 'True', (0, 1))
         >>> check_fol(["P(a) ∧"], "P(a)").message
-        'premise 1: formula ends too early (expected \\'(\\', \\'[\\', a name, a quantifier ∀, a quantifier ∃, ¬)'
+        "premise 1: formula ends too early (expected '(', '[', a name, a quantifier ∀, a quantifier ∃, ¬) at line 1, column 7:\\nP(a) ∧\\n      ^"
     """
     if timeout <= 0:
         raise ConfigurationError(f"timeout must be positive, got {timeout}")

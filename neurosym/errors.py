@@ -98,7 +98,8 @@ class ParseError(NeurosymError, ValueError):
     """Text that is not well formed in the expected language.
 
     Attributes (all optional): ``line`` and ``column`` (1-based), ``excerpt`` (the offending line
-    with a caret under the column), ``formula_index`` (which formula of a list), ``text``.
+    with a caret under the column), ``reason`` (the message without the position),
+    ``formula_index`` (which formula of a list), ``text``.
 
     Example:
         >>> from neurosym.fol import parse_formula
@@ -109,7 +110,7 @@ class ParseError(NeurosymError, ValueError):
         1 7
     """
 
-    _quiet_context: ClassVar[frozenset[str]] = frozenset({"excerpt", "text", "line", "column", "formula_index"})
+    _quiet_context: ClassVar[frozenset[str]] = frozenset({"excerpt", "text", "line", "column", "formula_index", "reason"})
 
 
 class BackendError(NeurosymError):

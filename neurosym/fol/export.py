@@ -147,7 +147,7 @@ def smtlib_problem(premises: Sequence[Formula], conclusion: Formula | None = Non
         (declare-sort U 0)
         (declare-fun |a| () U)
         (declare-fun |P| (U) Bool)
-        (assert (! |P| |a|) :named p0))
+        (assert (! (|P| |a|) :named p0))
         (assert (not (|P| |a|)))
         (check-sat)
     """

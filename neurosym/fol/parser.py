@@ -218,6 +218,7 @@ def _error(message: str, text: str, line: int, column: int) -> ParseError:
         line=line,
         column=column,
         excerpt=excerpt,
+        reason=message,
         text=text if len(text) <= 2000 else text[:2000] + "…",
     )
 

@@ -204,6 +204,12 @@ def to_text(f: Formula) -> str:
         >>> to_text(parse_formula("all x. (P(x) & Q(x) -> R(x) | -S(x))"))
         '∀x (P(x) ∧ Q(x) → R(x) ∨ ¬S(x))'
     """
+    return _text(f, True)
+
+
+def _text(f: Formula, last: bool) -> str:
+    # ``last``: nothing follows ``f`` before the end of the text or of its enclosing bracket, so a
+    # quantifier at its right end may go without brackets (its scope runs to the right anyway).
     if isinstance(f, Pred):
         return f"{f.name}({', '.join(map(str, f.args))})" if f.args else f.name
     if isinstance(f, Eq):
@@ -211,30 +217,32 @@ def to_text(f: Formula) -> str:
     if isinstance(f, Not):
         if isinstance(f.body, Eq):
             return f"{f.body.left} ≠ {f.body.right}"
-        body = to_text(f.body)
-        return f"¬{body}" if _level(f.body) >= _ATOMIC else f"¬({body})"
+        return "¬" + _operand(f.body, _level(f.body) >= _ATOMIC, last)
     if isinstance(f, (Forall, Exists)):
         symbol = "∀" if isinstance(f, Forall) else "∃"
-        body = to_text(f.body)
+        body = _text(f.body, True)
         if isinstance(f.body, (Forall, Exists)):
             return f"{symbol}{f.var} {body}"
         return f"{symbol}{f.var} ({body})" if _level(f.body) < _ATOMIC else f"{symbol}{f.var} {body}"
     if isinstance(f, (And, Or)):
         symbol = " ∧ " if isinstance(f, And) else " ∨ "
         mine = _level(f)
-        return symbol.join(_wrap(item, _level(item) <= mine) for item in f.items)
+        n = len(f.items)
+        return symbol.join(_operand(item, _level(item) > mine, last and i == n - 1) for i, item in enumerate(f.items))
     mine = _level(f)
     symbol = {Xor: " ⊕ ", Implies: " → ", Iff: " ↔ "}[type(f)]
     if isinstance(f, Xor):  # left-associative
         left_bare, right_bare = _level(f.left) >= mine, _level(f.right) > mine
     else:  # right-associative
         left_bare, right_bare = _level(f.left) > mine, _level(f.right) >= mine
-    return _wrap(f.left, not left_bare) + symbol + _wrap(f.right, not right_bare)
+    return _operand(f.left, left_bare, False) + symbol + _operand(f.right, right_bare, last)
 
 
-def _wrap(f: Formula, brackets: bool) -> str:
-    text = to_text(f)
-    return f"({text})" if brackets else text
+def _operand(f: Formula, bare: bool, last: bool) -> str:
+    """Print an operand: bare when its binding allows, or when it is a quantifier with nothing after it."""
+    if bare or (last and isinstance(f, (Forall, Exists))):
+        return _text(f, last)
+    return f"({_text(f, True)})"
 
 
 def iter_formulas(f: Formula) -> Iterator[Formula]:

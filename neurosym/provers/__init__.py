@@ -51,7 +51,7 @@ def get_prover(name: str, **options: Any) -> Prover:
         neurosym.errors.ConfigurationError: unknown prover 'z4'; did you mean 'z3'? Known provers: eprover, z3
     """
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=1)
+        close = difflib.get_close_matches(name, _REGISTRY, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ";"
         raise ConfigurationError(f"unknown prover {name!r}{hint} Known provers: {', '.join(sorted(_REGISTRY))}")
     module, cls, _ = _REGISTRY[name]

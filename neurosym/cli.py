@@ -1,0 +1,211 @@
+"""The ``neurosym`` command line.
+
+Subcommands:
+    check    decide a FOL problem (premises and a conclusion) from a file, stdin or JSON
+    provers  list the provers and whether this machine can run them
+
+Exit codes of ``check``: 0 when the question is decided (True, False or Uncertain), 1 when it is
+not (inconsistent premises, unknown, timeout, provers disagree), 2 for invalid input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from neurosym.checking import MAX_PROBLEM_CHARS, check_fol
+from neurosym.errors import InputError, NeurosymError
+from neurosym.provers import list_provers
+from neurosym.types import DECIDED, Verdict
+
+__all__ = ["main"]
+
+EXIT_DECIDED, EXIT_UNDECIDED, EXIT_INVALID = 0, 1, 2
+_CONCLUSION_MARKERS = ("⊢", "|-", "conclusion:")
+
+
+@dataclass(frozen=True)
+class FolInput:
+    """A FOL problem read from text or JSON, with the input line of each formula (for messages)."""
+
+    premises: list[str]
+    conclusion: str
+    lines: list[int | None]  # input line of each premise, then of the conclusion
+
+
+def read_fol_input(text: str, *, conclusion: str | None = None, fmt: str = "auto") -> FolInput:
+    """Read premises and a conclusion from the text or JSON form ``neurosym check`` accepts.
+
+    Text: one formula per line; blank lines and lines starting with ``#`` or ``%`` are skipped;
+    the conclusion is the line starting with ``⊢``, ``|-`` or ``conclusion:`` (or ``conclusion``
+    is given). JSON: ``{"premises": [...], "conclusion": "..."}`` (FOLIO's ``premises-FOL`` and
+    ``conclusion-FOL`` keys work too).
+
+    Example:
+        >>> p = read_fol_input("P(a)\\n# a comment\\n∀x (P(x) → Q(x))\\n⊢ Q(a)\\n")
+        >>> p.premises, p.conclusion, p.lines
+        (['P(a)', '∀x (P(x) → Q(x))'], 'Q(a)', [1, 3, 4])
+    """
+    if len(text) > MAX_PROBLEM_CHARS:
+        raise InputError(f"input too large: {len(text):,} characters (the limit is {MAX_PROBLEM_CHARS:,})")
+    stripped = text.lstrip()
+    if fmt == "json" or (fmt == "auto" and stripped.startswith("{")):
+        return _read_json(text, conclusion)
+    premises: list[str] = []
+    lines: list[int | None] = []
+    found: tuple[str, int] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        body = line.strip()
+        if not body or body.startswith(("#", "%")):
+            continue
+        marker = next((m for m in _CONCLUSION_MARKERS if body.lower().startswith(m)), None)
+        if marker is not None:
+            if found is not None:
+                raise InputError(f"line {number}: a second conclusion (the first is on line {found[1]})")
+            found = (body[len(marker) :].strip(), number)
+            continue
+        premises.append(body)
+        lines.append(number)
+    if conclusion is not None:
+        if found is not None:
+            raise InputError(f"the conclusion is given twice: on line {found[1]} and with --conclusion")
+        found = (conclusion, None)  # type: ignore[assignment]
+    if found is None:
+        raise InputError("no conclusion: mark its line with '⊢' (or '|-'), or pass --conclusion")
+    if not found[0].strip():
+        raise InputError("the conclusion is empty")
+    return FolInput(premises, found[0], [*lines, found[1]])
+
+
+def _read_json(text: str, conclusion: str | None) -> FolInput:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    if not isinstance(data, dict):
+        raise InputError("JSON input must be an object with 'premises' and 'conclusion'")
+    premises = data.get("premises-FOL", data.get("premises"))
+    found = conclusion if conclusion is not None else data.get("conclusion-FOL", data.get("conclusion"))
+    if not isinstance(premises, list) or not all(isinstance(p, str) for p in premises):
+        raise InputError("JSON 'premises' must be a list of strings")
+    if not isinstance(found, str) or not found.strip():
+        raise InputError("JSON 'conclusion' must be a non-empty string")
+    return FolInput(list(premises), found, [None] * (len(premises) + 1))
+
+
+def _print_verdict(verdict: Verdict, problem: FolInput, out: TextIO) -> None:
+    label = verdict.answer.value if verdict.decided else verdict.status.upper()  # type: ignore[union-attr]
+    out.write(f"{label}  ({verdict.status}, {verdict.prover or 'no prover'}, {verdict.elapsed_s * 1000:.0f} ms)\n")
+    if verdict.status == "invalid":
+        index, line = verdict.details.get("formula_index"), verdict.details.get("line")
+        if isinstance(index, int) and line == 1 and problem.lines[index] is not None:
+            # One formula per input line: point at the input file's line.
+            out.write(f"input line {problem.lines[index]}, column {verdict.details.get('column')}: ")
+            out.write(f"{verdict.details.get('reason')}\n{verdict.details.get('excerpt')}\n")
+        else:
+            out.write(verdict.message + "\n")
+        return
+    if verdict.certificate is not None:
+        out.write(verdict.certificate.render() + "\n")
+    if verdict.status not in DECIDED and verdict.message:
+        out.write(verdict.message + "\n")
+    for repair in verdict.details.get("repairs", ()):
+        out.write(f"note: {repair}\n")
+    provers = verdict.details.get("provers")
+    if isinstance(provers, dict) and len(provers) > 1:
+        out.write("provers: " + ", ".join(f"{k} {v}" for k, v in provers.items()) + "\n")
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.file in (None, "-"):
+        text = sys.stdin.read()
+    else:
+        path = Path(args.file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(f"no such file: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {path}: {exc}") from None
+    problem = read_fol_input(text, conclusion=args.conclusion, fmt=args.format)
+    provers = ["z3", "eprover"] if args.cross_check else [args.prover]
+    verdict = check_fol(
+        problem.premises,
+        problem.conclusion,
+        timeout=args.timeout,
+        provers=provers,
+        repair_signature_clashes=args.repair,
+    )
+    if args.json:
+        out.write(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_verdict(verdict, problem, out)
+    if verdict.status == "invalid":
+        return EXIT_INVALID
+    return EXIT_DECIDED if verdict.decided else EXIT_UNDECIDED
+
+
+def _cmd_provers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    for info in list_provers():
+        out.write(f"{info.name:10} {info.target:6} {'available' if info.available else 'not installed'}\n")
+    return 0
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurosym", description="Neurosymbolic reasoning: LLMs translate, solvers decide.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser(
+        "check",
+        help="decide a FOL problem",
+        description="Decide whether FOL premises entail a conclusion. Exit 0: decided; 1: undecided; 2: invalid.",
+    )
+    check.add_argument("file", nargs="?", help="problem file (text or JSON); '-' or nothing reads stdin")
+    check.add_argument("--conclusion", "-c", help="the conclusion, if the input holds only premises")
+    check.add_argument("--format", choices=("auto", "text", "json"), default="auto")
+    check.add_argument("--timeout", type=float, default=10.0, help="seconds per prover (default 10)")
+    check.add_argument("--prover", default="z3", help="prover to use (default z3; see 'neurosym provers')")
+    check.add_argument("--cross-check", action="store_true", help="run Z3 and E and report any disagreement")
+    check.add_argument("--repair", action="store_true", help="rename signature clashes apart instead of failing")
+    check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.set_defaults(handler=_cmd_check)
+    provers = sub.add_parser("provers", help="list provers and whether they are installed")
+    provers.set_defaults(handler=_cmd_provers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code.
+
+    Example:
+        >>> main(["provers"])  # doctest: +ELLIPSIS
+        z3         fol    available
+        ...
+        0
+    """
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage message
+        return EXIT_INVALID if exc.code else 0
+    out, err = sys.stdout, sys.stderr
+    try:
+        handler: Any = args.handler
+        code: int = handler(args, out, err)
+        return code
+    except NeurosymError as exc:
+        err.write(f"{type(exc).__name__}: {exc}\n")
+        if exc.hint:
+            err.write(f"hint: {exc.hint}\n")
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neurosym.cli import main, read_fol_input
+from neurosym.errors import InputError
+from neurosym.provers.eprover import EProver
+
+needs_e = pytest.mark.skipif(not EProver().available(), reason="the E prover (eprover) is not installed")
+
+
+def write(tmp_path: Path, text: str, name: str = "p.fol") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_check_true_prints_premises_used_and_exits_0(tmp_path, capsys):
+    path = write(tmp_path, "∀x (Man(x) → Mortal(x))\nMan(socrates)\nGreek(plato)\n⊢ Mortal(socrates)\n")
+    assert main(["check", path]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("True  (proved, z3")
+    assert "premises used: 1, 2" in out
+    assert "Greek" not in out
+
+
+def test_check_false_and_uncertain(tmp_path, capsys):
+    path = write(tmp_path, "∀x (Dog(x) → ¬Cat(x))\nDog(rex)\n|- Cat(rex)\n")
+    assert main(["check", path]) == 0
+    assert capsys.readouterr().out.startswith("False  (disproved")
+    path = write(tmp_path, "∀x (Dog(x) → Animal(x))\nDog(rex)\nconclusion: Cat(rex)\n")
+    assert main(["check", path]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Uncertain  (uncertain")
+    assert "a model of the premises where the conclusion is false" in out
+    assert "a model of the premises where the conclusion is true" in out
+
+
+def test_inconsistent_premises_exit_1(tmp_path, capsys):
+    path = write(tmp_path, "P(a)\n¬P(a)\nQ(b)\n⊢ R(c)\n")
+    assert main(["check", path]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("INCONSISTENT")
+    assert "[1] P(a)" in out and "[2] ¬P(a)" in out and "Q(b)" not in out
+
+
+def test_parse_error_points_at_input_line_and_column(tmp_path, capsys):
+    path = write(tmp_path, "# comment\nP(a)\n\n∀x (P(x) → Q(x)\n⊢ Q(a)\n")
+    assert main(["check", path]) == 2
+    out = capsys.readouterr().out
+    assert "input line 4, column 4: unbalanced brackets" in out
+    assert "   ^" in out
+
+
+def test_signature_clash_and_repair(tmp_path, capsys):
+    path = write(tmp_path, "Dog(rex)\nOwns(john, Dog)\n⊢ Dog(rex)\n")
+    assert main(["check", path]) == 2
+    assert "'Dog' is used as a predicate of arity 1" in capsys.readouterr().out
+    assert main(["check", path, "--repair"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("True")
+    assert "renamed constant 'Dog' to 'Dog_const'" in out
+
+
+def test_conclusion_option_and_json_output(tmp_path, capsys):
+    path = write(tmp_path, "P(a)\n")
+    assert main(["check", path, "--conclusion", "∃x P(x)", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "proved" and data["answer"] == "True"
+    assert data["certificate"]["indices"] == [0]
+
+
+def test_json_input_with_folio_keys(tmp_path, capsys):
+    path = write(tmp_path, json.dumps({"premises-FOL": ["P(a)"], "conclusion-FOL": "¬P(a)"}), "p.json")
+    assert main(["check", path]) == 0
+    assert capsys.readouterr().out.startswith("False")
+
+
+def test_stdin(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"premises": ["P(a)"], "conclusion": "P(a)"}'))
+    assert main(["check"]) == 0
+    assert capsys.readouterr().out.startswith("True")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("P(a)\n", "no conclusion"),
+        ("P(a)\n⊢ Q(a)\n⊢ R(a)\n", "a second conclusion"),
+        ("P(a)\n⊢   \n", "the conclusion is empty"),
+        ('{"premises": "P(a)", "conclusion": "P(a)"}', "must be a list of strings"),
+        ('{"premises": ["P(a)"], "conclusion": ', "invalid JSON at line 1"),
+        ("", "no conclusion"),
+    ],
+)
+def test_bad_input_gets_a_message_and_exit_2(tmp_path, capsys, text, message):
+    path = write(tmp_path, text)
+    assert main(["check", path]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.err.startswith("InputError: ")
+    assert "Traceback" not in captured.err
+
+
+def test_missing_file_and_binary_file(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "nope.fol")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    binary = tmp_path / "b.fol"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["check", str(binary)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_megabyte_input_is_refused(tmp_path, capsys):
+    path = write(tmp_path, ("P(a) ∧ " * 200_000) + "P(a)\n⊢ P(a)\n")
+    assert main(["check", path]) == 2
+    assert "input too large" in capsys.readouterr().err
+
+
+def test_unknown_prover_and_bad_usage(tmp_path, capsys):
+    path = write(tmp_path, "P(a)\n⊢ P(a)\n")
+    assert main(["check", path, "--prover", "z4"]) == 2
+    assert "did you mean 'z3'" in capsys.readouterr().err
+    assert main(["check", "--no-such-flag"]) == 2
+
+
+@needs_e
+def test_cross_check_reports_both_provers(tmp_path, capsys):
+    path = write(tmp_path, "∀x (Man(x) → Mortal(x))\nMan(socrates)\n⊢ Mortal(socrates)\n")
+    assert main(["check", path, "--cross-check"]) == 0
+    out = capsys.readouterr().out
+    assert "z3+eprover" in out
+    assert "provers: z3 proved, eprover proved" in out
+
+
+def test_provers_lists_z3(capsys):
+    assert main(["provers"]) == 0
+    assert "z3         fol    available" in capsys.readouterr().out
+
+
+def test_read_fol_input_keeps_line_numbers():
+    problem = read_fol_input("% header\nA\n\nB\n⊢ C\n")
+    assert problem.premises == ["A", "B"] and problem.conclusion == "C"
+    assert problem.lines == [2, 4, 5]
+    with pytest.raises(InputError):
+        read_fol_input("A\n", conclusion="  ")
+
+
+def test_console_script_runs_as_a_module(tmp_path):
+    path = write(tmp_path, "P(a)\n⊢ ¬P(a)\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "neurosym", "check", path], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("False")
