@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 from neurosym.errors import ConfigurationError, ParseError
 from neurosym.fol.parser import parse_formula
@@ -46,7 +46,7 @@ def _parse_all(
         )
     parsed: list[Formula] = []
     for index, item in enumerate(items):
-        if not isinstance(item, str):
+        if isinstance(item, get_args(Formula)):  # already parsed; anything else but text is refused below
             parsed.append(item)
             continue
         where = "the conclusion" if index == len(items) - 1 else f"premise {index + 1}"

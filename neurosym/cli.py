@@ -1,11 +1,13 @@
 """The ``neurosym`` command line.
 
 Subcommands:
+    solve    answer a problem in English: an LLM translates it to FOL, provers decide
     check    decide a FOL problem (premises and a conclusion) from a file, stdin or JSON
     provers  list the provers and whether this machine can run them
 
-Exit codes of ``check``: 0 when the question is decided (True, False or Uncertain), 1 when it is
-not (inconsistent premises, unknown, timeout, provers disagree), 2 for invalid input or usage.
+Exit codes of ``solve`` and ``check``: 0 when the question is decided (True, False or Uncertain),
+1 when it is not (inconsistent premises, unknown, timeout, provers disagree, an unreadable
+translation), 2 for invalid input, usage errors and failing backends.
 """
 
 from __future__ import annotations
@@ -150,6 +152,38 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_DECIDED if verdict.decided else EXIT_UNDECIDED
 
 
+def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from neurosym.settings import SamplingSettings
+    from neurosym.solving import solve
+    from neurosym.translators.backends import get_backend
+
+    text = args.text if args.text not in (None, "-") else sys.stdin.read()
+    if not text or not text.strip():
+        raise InputError("the problem text is empty")
+    options: dict[str, Any] = {}
+    if args.base_url:
+        options["base_url"] = args.base_url
+    backend: Any = get_backend(args.llm, **options)
+    if args.record:
+        from neurosym.translators.backends.replay import RecordingBackend
+
+        backend = RecordingBackend(backend, args.record)
+    result = solve(
+        text,
+        llm=backend,
+        settings=SamplingSettings(max_tokens=args.max_tokens),
+        constrained=False if args.no_constraint else None,
+        timeout=args.timeout,
+        provers=["z3", "eprover"] if args.cross_check else ["z3"],
+        repair_signature_clashes=args.repair,
+    )
+    if args.json:
+        out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.write(result.render() + "\n")
+    return EXIT_DECIDED if result.verdict.decided else EXIT_UNDECIDED
+
+
 def _cmd_provers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for info in list_provers():
         out.write(f"{info.name:10} {info.target:6} {'available' if info.available else 'not installed'}\n")
@@ -159,6 +193,28 @@ def _cmd_provers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurosym", description="Neurosymbolic reasoning: LLMs translate, solvers decide.")
     sub = parser.add_subparsers(dest="command", required=True)
+    solve = sub.add_parser(
+        "solve",
+        help="answer a problem in English (LLM translation + provers)",
+        description="Translate premises and a question into FOL with an LLM and decide them with provers. "
+        "Exit 0: decided; 1: undecided; 2: invalid input or backend failure.",
+    )
+    solve.add_argument("text", nargs="?", help="the problem: premises, then a question; '-' or nothing reads stdin")
+    solve.add_argument(
+        "--llm",
+        default="embedded",
+        help="backend: embedded (default model), embedded:small, embedded:PATH.gguf, openai[:MODEL], "
+        "vllm:MODEL, transformers:MODEL, replay:CASSETTE.jsonl",
+    )
+    solve.add_argument("--base-url", help="server URL for --llm openai (default: $OPENAI_BASE_URL)")
+    solve.add_argument("--max-tokens", type=int, default=512, help="most tokens the model may write (default 512)")
+    solve.add_argument("--no-constraint", action="store_true", help="switch off grammar-constrained decoding")
+    solve.add_argument("--timeout", type=float, default=10.0, help="seconds per prover (default 10)")
+    solve.add_argument("--cross-check", action="store_true", help="run Z3 and E and report any disagreement")
+    solve.add_argument("--repair", action="store_true", help="rename signature clashes apart instead of failing")
+    solve.add_argument("--record", metavar="CASSETTE", help="append the model exchange to a JSONL cassette")
+    solve.add_argument("--json", action="store_true", help="print the result as JSON")
+    solve.set_defaults(handler=_cmd_solve)
     check = sub.add_parser(
         "check",
         help="decide a FOL problem",

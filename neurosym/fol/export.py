@@ -2,7 +2,7 @@
 
 TPTP wants functors in lower case and variables in upper case, so names are mangled injectively:
 ``p_`` predicates, ``f_`` functions, ``c_`` constants, ``V_`` variables; characters outside
-``[A-Za-z0-9]`` become ``_uXXXX`` and ``_`` becomes ``__``.
+``[A-Za-z0-9]`` become ``_uXXXX`` (``_UXXXXXXXX`` beyond U+FFFF) and ``_`` becomes ``__``.
 
 Example:
     >>> from neurosym.fol import parse_formula
@@ -44,7 +44,8 @@ def _escape(name: str) -> str:
         elif ch.isascii() and ch.isalnum():
             out.append(ch)
         else:
-            out.append(f"_u{ord(ch):04x}")
+            # Fixed width keeps the mangling injective: 4 hex digits, or 8 after _U outside the BMP.
+            out.append(f"_u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"_U{ord(ch):08x}")
     return "".join(out)
 
 

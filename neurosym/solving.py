@@ -1,0 +1,231 @@
+"""Natural language in, a verified answer out: :func:`solve` translates with an LLM and decides with provers.
+
+For the FOL target: the problem's premises and question go to the model (few-shot prompt, and
+grammar-constrained decoding where the backend supports it), the model's formulas are read back,
+and :func:`neurosym.check_fol` decides them. The result keeps the formalization, the verdict and
+its certificate (mapped back to the English premises), and the time and tokens spent.
+
+Example:
+    >>> from neurosym.translators.backends.scripted import ScriptedBackend
+    >>> llm = ScriptedBackend(["Premises:\\n1. ∀x (Dog(x) → Animal(x))\\n2. Dog(rex)\\nConclusion:\\nAnimal(rex)"])
+    >>> result = solve("All dogs are animals. Rex is a dog. Is Rex an animal?", llm=llm)
+    >>> result.answer.value, result.premises_used
+    ('True', [(1, 'All dogs are animals.'), (2, 'Rex is a dog.')])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from neurosym.checking import check_fol
+from neurosym.errors import ConfigurationError, ParseError
+from neurosym.fol.certificates import PremisesUsed
+from neurosym.settings import SamplingSettings, merge
+from neurosym.translators.base import LLMBackend, Usage
+from neurosym.translators.fol import FolTranslation, build_fol_request, parse_fol_output, problem_from_text
+from neurosym.types import Answer, Problem, Verdict
+
+__all__ = ["MAX_PROBLEM_TEXT", "SolveResult", "solve"]
+
+MAX_PROBLEM_TEXT = 20_000
+"""Longest problem text :func:`solve` accepts (characters)."""
+
+FOL_SETTINGS = SamplingSettings(temperature=0.0, max_tokens=512, seed=0)
+"""Defaults for FOL translation: greedy, enough tokens for a dozen formulas."""
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """What :func:`solve` found, and what it cost.
+
+    Attributes:
+        problem: the problem as split into premises and a conclusion.
+        answer: the verified answer, or ``None`` when the verdict settles nothing.
+        verdict: the provers' verdict on the translation (``invalid`` if it did not parse).
+        translation: the formulas the model wrote, if they could be read.
+        raw_output: the model's text.
+        usage: tokens and model latency.
+        elapsed_s, model_s, prover_s: wall time in all, in the model, in the provers.
+        backend, model: which model translated.
+    """
+
+    problem: Problem
+    answer: Answer | None
+    verdict: Verdict
+    translation: FolTranslation | None
+    raw_output: str
+    usage: Usage
+    elapsed_s: float
+    model_s: float
+    prover_s: float
+    backend: str
+    model: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def premises_used(self) -> list[tuple[int, str]]:
+        """The English premises (numbered from 1) that the proof used."""
+        certificate = self.verdict.certificate
+        if not isinstance(certificate, PremisesUsed):
+            return []
+        return [(i + 1, self.problem.premises[i]) for i in certificate.indices if i < len(self.problem.premises)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "premises": list(self.problem.premises),
+            "conclusion": self.problem.conclusion,
+            "answer": self.verdict.to_dict()["answer"] if self.answer is not None else None,
+            "verdict": self.verdict.to_dict(),
+            "formalization": None
+            if self.translation is None
+            else {"premises": list(self.translation.premises), "conclusion": self.translation.conclusion},
+            "premises_used": [{"index": i, "text": t} for i, t in self.premises_used],
+            "raw_output": self.raw_output,
+            "usage": self.usage.to_dict(),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "model_s": round(self.model_s, 3),
+            "prover_s": round(self.prover_s, 3),
+            "backend": self.backend,
+            "model": self.model,
+            "settings": self.settings,
+        }
+
+    def render(self) -> str:
+        """A report for people: the answer, the formalization side by side, the evidence, the cost."""
+        v = self.verdict
+        head = v.answer.value if v.decided else v.status.upper()  # type: ignore[union-attr]
+        lines = [f"Answer: {head}  ({v.status}, {v.prover or 'no prover'})"]
+        if self.translation is not None:
+            lines.append("Formalization:")
+            width = min(48, max(len(p) for p in [*self.problem.premises, self.problem.conclusion or ""]))
+            for i, (text, formula) in enumerate(zip(self.problem.premises, self.translation.premises), start=1):
+                lines.append(f"  {i:>2}. {_clip(text, width):<{width}}  {formula}")
+            lines.append(f"   ⊢ {_clip(self.problem.conclusion or '', width):<{width}}  {self.translation.conclusion}")
+        if self.premises_used:
+            lines.append("Premises used: " + ", ".join(str(i) for i, _ in self.premises_used))
+        elif v.certificate is not None and v.status != "inconsistent":
+            lines.append(v.certificate.render())
+        if v.status == "inconsistent" and v.certificate is not None:
+            lines.append("The premises as translated contradict each other: " + v.certificate.render())
+        if not v.decided and v.message:
+            lines.append(v.message)
+        lines.append(
+            f"Time: {self.elapsed_s:.1f} s (model {self.model_s:.1f} s, provers {self.prover_s:.2f} s); "
+            f"tokens: {self.usage.prompt_tokens} prompt + {self.usage.completion_tokens} completion; "
+            f"model: {self.model}"
+        )
+        return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _problem(text: str | None, premises: Sequence[str] | None, conclusion: str | None) -> Problem:
+    if premises is not None or conclusion is not None:
+        if not premises or not conclusion or not conclusion.strip():
+            raise ConfigurationError("give both premises and a conclusion, or the problem text")
+        if isinstance(premises, str):
+            raise ConfigurationError("premises must be a list of sentences, not one string")
+        return Problem(text=text or "", premises=tuple(premises), conclusion=conclusion)
+    if text is None:
+        raise ConfigurationError("give the problem text, or premises and a conclusion")
+    if len(text) > MAX_PROBLEM_TEXT:
+        raise ConfigurationError(f"the problem text is too long: {len(text):,} characters (limit {MAX_PROBLEM_TEXT:,})")
+    return problem_from_text(text)
+
+
+def solve(
+    text: str | None = None,
+    *,
+    premises: Sequence[str] | None = None,
+    conclusion: str | None = None,
+    target: str = "fol",
+    llm: LLMBackend | str | None = None,
+    settings: SamplingSettings | None = None,
+    constrained: bool | None = None,
+    timeout: float = 10.0,
+    provers: Sequence[str] = ("z3",),
+    repair_signature_clashes: bool = False,
+) -> SolveResult:
+    """Translate a problem with an LLM and decide it with provers.
+
+    Args:
+        text: the problem in English: premises, then a question (or a conclusion to check).
+        premises, conclusion: the problem already split (instead of ``text``).
+        target: the formal language; ``"fol"`` for now.
+        llm: a backend, a backend spec such as ``"embedded"`` or ``"openai:MODEL"`` (see
+            :func:`neurosym.translators.backends.get_backend`), or ``None`` for the embedded
+            default model.
+        settings: sampling settings layered over the FOL defaults (greedy, 512 tokens).
+        constrained: grammar-constrained decoding; by default on where the backend supports it.
+        timeout: seconds for each prover.
+        provers: provers to run (several are cross-checked).
+        repair_signature_clashes: rename a name the model used in two roles instead of
+            returning ``invalid``.
+
+    Raises:
+        ConfigurationError: bad arguments (empty text, unknown backend or target).
+        BackendError: the model could not be reached or answered garbage.
+    """
+    if target != "fol":
+        raise ConfigurationError(f"unknown target {target!r}; available: fol")
+    problem = _problem(text, premises, conclusion)
+    started = time.perf_counter()
+    backend = _backend(llm)
+    use_grammar = getattr(backend, "supports_grammar", False) if constrained is None else constrained
+    request = build_fol_request(problem, constrained=use_grammar)
+    resolved = merge(FOL_SETTINGS, settings)
+    model_started = time.perf_counter()
+    [result] = backend.generate([request], settings=resolved)
+    model_s = time.perf_counter() - model_started
+    raw = result.texts[0] if result.texts else ""
+    translation: FolTranslation | None
+    try:
+        translation = parse_fol_output(raw, expected_premises=len(problem.premises))
+    except ParseError as err:
+        translation = None
+        verdict = Verdict(
+            "invalid",
+            message=f"could not read the model's formalization: {err.message}",
+            feedback=f"{err.message}. Answer in the layout: 'Premises:', one numbered formula per premise, "
+            "then 'Conclusion:' and one formula.",
+        )
+    else:
+        verdict = check_fol(
+            list(translation.premises),
+            translation.conclusion,
+            timeout=timeout,
+            provers=provers,
+            repair_signature_clashes=repair_signature_clashes,
+        )
+    return SolveResult(
+        problem=problem,
+        answer=verdict.answer if verdict.decided else None,
+        verdict=verdict,
+        translation=translation,
+        raw_output=raw,
+        usage=result.usage,
+        elapsed_s=time.perf_counter() - started,
+        model_s=model_s,
+        prover_s=verdict.elapsed_s,
+        backend=backend.name,
+        model=backend.model,
+        settings=resolved.to_dict(),
+    )
+
+
+def _backend(llm: LLMBackend | str | None) -> LLMBackend:
+    from neurosym.translators.backends import get_backend
+
+    if llm is None:
+        return get_backend("embedded")
+    if isinstance(llm, str):
+        return get_backend(llm)
+    if not hasattr(llm, "generate"):
+        raise ConfigurationError(f"llm must be a backend or a backend spec string, not {type(llm).__name__}")
+    return llm

@@ -1,0 +1,1 @@
+"""Prompt data files (few-shot examples) for the translators."""
