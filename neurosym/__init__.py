@@ -7,6 +7,7 @@ Example:
     >>> import neurosym
     >>> neurosym.check_fol(["∀x (Bird(x) → Flies(x))", "Bird(tweety)"], "Flies(tweety)").answer.value
     'True'
+
 """
 
 from neurosym.checking import check_fol, combine_verdicts

@@ -74,7 +74,7 @@ def check_fol(
     provers: Sequence[str] = ("z3",),
     repair_signature_clashes: bool = False,
 ) -> Verdict:
-    """Decide whether FOL ``premises`` entail ``conclusion`` (True), its negation (False), or neither.
+    r"""Decide whether FOL ``premises`` entail ``conclusion`` (True), its negation (False), or neither.
 
     Args:
         premises: formulas as text (any spelling the parser accepts) or as parsed ASTs.
@@ -93,8 +93,9 @@ def check_fol(
         >>> v = check_fol(["∀x (Man(x) → Mortal(x))", "Man(socrates)"], "Mortal(socrates)")
         >>> v.status, v.answer.value, v.certificate.indices
         ('proved', 'True', (0, 1))
-        >>> check_fol(["P(a) ∧"], "P(a)").message
-        "premise 1: formula ends too early (expected '(', '[', a name, a quantifier ∀, a quantifier ∃, ¬) at line 1, column 7:\\nP(a) ∧\\n      ^"
+        >>> bad = check_fol(["P(a) ∧"], "P(a)")
+        >>> bad.status, bad.details["reason"].split(" (")[0], bad.details["column"]
+        ('invalid', 'formula ends too early', 7)
     """
     if timeout <= 0:
         raise ConfigurationError(f"timeout must be positive, got {timeout}")
@@ -165,6 +166,7 @@ def combine_verdicts(verdicts: Sequence[Verdict]) -> Verdict:
         >>> b = Verdict("uncertain", answer=EntailmentLabel.UNCERTAIN, prover="eprover")
         >>> combine_verdicts([a, b]).message
         'provers disagree: z3 says proved, eprover says uncertain'
+
     """
     if not verdicts:
         raise ConfigurationError("no verdicts to combine")

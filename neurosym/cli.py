@@ -41,7 +41,7 @@ class FolInput:
 
 
 def read_fol_input(text: str, *, conclusion: str | None = None, fmt: str = "auto") -> FolInput:
-    """Read premises and a conclusion from the text or JSON form ``neurosym check`` accepts.
+    r"""Read premises and a conclusion from the text or JSON form ``neurosym check`` accepts.
 
     Text: one formula per line; blank lines and lines starting with ``#`` or ``%`` are skipped;
     the conclusion is the line starting with ``⊢``, ``|-`` or ``conclusion:`` (or ``conclusion``
@@ -52,6 +52,7 @@ def read_fol_input(text: str, *, conclusion: str | None = None, fmt: str = "auto
         >>> p = read_fol_input("P(a)\\n# a comment\\n∀x (P(x) → Q(x))\\n⊢ Q(a)\\n")
         >>> p.premises, p.conclusion, p.lines
         (['P(a)', '∀x (P(x) → Q(x))'], 'Q(a)', [1, 3, 4])
+
     """
     if len(text) > MAX_PROBLEM_CHARS:
         raise InputError(f"input too large: {len(text):,} characters (the limit is {MAX_PROBLEM_CHARS:,})")
@@ -191,7 +192,9 @@ def _cmd_provers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neurosym", description="Neurosymbolic reasoning: LLMs translate, solvers decide.")
+    parser = argparse.ArgumentParser(
+        prog="neurosym", description="Neurosymbolic reasoning: LLMs translate, solvers decide."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     solve = sub.add_parser(
         "solve",
@@ -242,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         z3         fol    available
         ...
         0
+
     """
     parser = _build_parser()
     try:

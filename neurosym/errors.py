@@ -52,6 +52,7 @@ class NeurosymError(Exception):
         >>> err = NeurosymError("boom", solver="z3")
         >>> err.context["solver"], str(err)
         ('z3', 'boom (solver=z3)')
+
     """
 
     retryable: ClassVar[bool] = False
@@ -108,9 +109,12 @@ class ParseError(NeurosymError, ValueError):
         ... except ParseError as err:
         ...     print(err.line, err.column)
         1 7
+
     """
 
-    _quiet_context: ClassVar[frozenset[str]] = frozenset({"excerpt", "text", "line", "column", "formula_index", "reason"})
+    _quiet_context: ClassVar[frozenset[str]] = frozenset(
+        {"excerpt", "text", "line", "column", "formula_index", "reason"}
+    )
 
 
 class BackendError(NeurosymError):

@@ -4,6 +4,7 @@ Example:
     >>> base = SamplingSettings(temperature=0.0, max_tokens=256)
     >>> merge(base, SamplingSettings(n=5, temperature=0.8)).to_dict()["temperature"]
     0.8
+
 """
 
 from __future__ import annotations
@@ -53,18 +54,21 @@ class SamplingSettings:
         return merge(DEFAULT_SETTINGS, self)
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields that are set, for results files and cache keys.
+        r"""The fields that are set, for results files and cache keys.
 
         Example:
             >>> SamplingSettings(n=2, stop=("\\n\\n",)).to_dict()
             {'n': 2, 'stop': ['\\n\\n']}
+
         """
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if value is None or (f.name == "extra" and not value):
                 continue
-            out[f.name] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, Mapping) else value
+            out[f.name] = (
+                list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, Mapping) else value
+            )
         return out
 
 
@@ -77,6 +81,7 @@ def merge(base: SamplingSettings, override: SamplingSettings | None) -> Sampling
     Example:
         >>> merge(SamplingSettings(seed=1, max_tokens=64), SamplingSettings(seed=7)).to_dict()
         {'max_tokens': 64, 'seed': 7}
+
     """
     if override is None:
         return base

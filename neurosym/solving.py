@@ -1,4 +1,4 @@
-"""Natural language in, a verified answer out: :func:`solve` translates with an LLM and decides with provers.
+r"""Natural language in, a verified answer out: :func:`solve` translates with an LLM and decides with provers.
 
 For the FOL target: the problem's premises and question go to the model (few-shot prompt, and
 grammar-constrained decoding where the backend supports it), the model's formulas are read back,
@@ -11,6 +11,7 @@ Example:
     >>> result = solve("All dogs are animals. Rex is a dog. Is Rex an animal?", llm=llm)
     >>> result.answer.value, result.premises_used
     ('True', [(1, 'All dogs are animals.'), (2, 'Rex is a dog.')])
+
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class SolveResult:
         usage: tokens and model latency.
         elapsed_s, model_s, prover_s: wall time in all, in the model, in the provers.
         backend, model: which model translated.
+
     """
 
     problem: Problem
@@ -102,7 +104,9 @@ class SolveResult:
         if self.translation is not None:
             lines.append("Formalization:")
             width = min(48, max(len(p) for p in [*self.problem.premises, self.problem.conclusion or ""]))
-            for i, (text, formula) in enumerate(zip(self.problem.premises, self.translation.premises), start=1):
+            for i, (text, formula) in enumerate(
+                zip(self.problem.premises, self.translation.premises, strict=False), start=1
+            ):
                 lines.append(f"  {i:>2}. {_clip(text, width):<{width}}  {formula}")
             lines.append(f"   ⊢ {_clip(self.problem.conclusion or '', width):<{width}}  {self.translation.conclusion}")
         if self.premises_used:
@@ -156,7 +160,8 @@ def solve(
 
     Args:
         text: the problem in English: premises, then a question (or a conclusion to check).
-        premises, conclusion: the problem already split (instead of ``text``).
+        premises: the premises already split into sentences (with ``conclusion``, instead of ``text``).
+        conclusion: the sentence or question to decide.
         target: the formal language; ``"fol"`` for now.
         llm: a backend, a backend spec such as ``"embedded"`` or ``"openai:MODEL"`` (see
             :func:`neurosym.translators.backends.get_backend`), or ``None`` for the embedded
@@ -171,6 +176,7 @@ def solve(
     Raises:
         ConfigurationError: bad arguments (empty text, unknown backend or target).
         BackendError: the model could not be reached or answered garbage.
+
     """
     if target != "fol":
         raise ConfigurationError(f"unknown target {target!r}; available: fol")

@@ -19,6 +19,7 @@ Example:
     >>> v = Verdict("proved", answer=EntailmentLabel.TRUE, prover="z3")
     >>> v.decided, v.answer.value
     (True, 'True')
+
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Union, get_args, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 __all__ = [
     "DECIDED",
@@ -68,6 +69,7 @@ class EntailmentLabel(str, enum.Enum):
     Example:
         >>> EntailmentLabel.parse("unknown"), EntailmentLabel.parse("B")
         (<EntailmentLabel.UNCERTAIN: 'Uncertain'>, <EntailmentLabel.FALSE: 'False'>)
+
     """
 
     TRUE = "True"
@@ -103,6 +105,7 @@ class NumberAnswer:
     Example:
         >>> NumberAnswer(0.5, exact="1/2").value
         0.5
+
     """
 
     value: float
@@ -116,6 +119,7 @@ class Assignment:
     Example:
         >>> Assignment({"x": 2.0, "y": 0.0}, objective=4.0).values["x"]
         2.0
+
     """
 
     values: Mapping[str, float]
@@ -129,13 +133,14 @@ class ProofAnswer:
     Example:
         >>> ProofAnswer("theorem t : 1 + 1 = 2", "by norm_num").proof
         'by norm_num'
+
     """
 
     statement: str
     proof: str
 
 
-Answer = Union[EntailmentLabel, NumberAnswer, Assignment, ProofAnswer]
+Answer = EntailmentLabel | NumberAnswer | Assignment | ProofAnswer
 
 
 @runtime_checkable
@@ -161,6 +166,7 @@ class Problem:
         ...             conclusion="Rex is an animal.", answer_kind=AnswerKind.ENTAILMENT)
         >>> len(p.premises)
         2
+
     """
 
     text: str = ""
@@ -181,6 +187,7 @@ class Formalization:
         >>> from neurosym.fol import parse_formula
         >>> Formalization("fol", "P(a)", parse_formula("P(a)")).target
         'fol'
+
     """
 
     target: str
@@ -205,6 +212,7 @@ class Verdict:
     Example:
         >>> Verdict("timeout", message="canceled", prover="z3").decided
         False
+
     """
 
     status: Status
@@ -233,6 +241,7 @@ class Verdict:
         Example:
             >>> Verdict("proved", answer=EntailmentLabel.TRUE).to_dict()["answer"]
             'True'
+
         """
         return {
             "status": self.status,

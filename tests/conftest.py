@@ -30,3 +30,19 @@ def e_prover():
     if not prover.available():
         pytest.skip("the E prover binary 'eprover' is not on PATH (apt-get install eprover)")
     return prover
+
+
+@pytest.fixture(autouse=True)
+def _no_live_requests(monkeypatch):
+    """No test reaches a real model unless it asks for the allow_live_requests fixture."""
+    import neurosym.translators.base as translators_base
+
+    monkeypatch.setattr(translators_base, "ALLOW_LIVE_REQUESTS", False)
+
+
+@pytest.fixture
+def allow_live_requests(monkeypatch):
+    """Opt in to real model requests (a local server or the embedded model)."""
+    import neurosym.translators.base as translators_base
+
+    monkeypatch.setattr(translators_base, "ALLOW_LIVE_REQUESTS", True)

@@ -5,6 +5,7 @@ Example:
     premises used: 1, 3
       [1] P(a)
       [3] ∀x (P(x) → Q(x))
+
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class PremisesUsed:
         if not self.indices:
             return "premises used: none (the conclusion holds on its own)"
         head = "premises used: " + ", ".join(str(i + 1) for i in self.indices)
-        return "\n".join([head, *(f"  [{i + 1}] {text}" for i, text in zip(self.indices, self.formulas))])
+        return "\n".join([head, *(f"  [{i + 1}] {text}" for i, text in zip(self.indices, self.formulas, strict=False))])
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ Example:
     >>> from neurosym.fol import parse_formula
     >>> tptp_formula(parse_formula("∀x (Dog(x) → Animal(x))"))
     '(! [V_x] : (p_Dog(V_x) => p_Animal(V_x)))'
+
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from neurosym.fol.syntax import (
     Exists,
     Forall,
     Formula,
-    Func,
     Iff,
     Implies,
     Not,
@@ -55,6 +55,7 @@ def tptp_name(kind: str, name: str) -> str:
     Example:
         >>> tptp_name("const", "mr.smith"), tptp_name("var", "x")
         ('c_mr_u002esmith', 'V_x')
+
     """
     prefix = {"pred": "p_", "func": "f_", "const": "c_", "var": "V_"}[kind]
     return prefix + _escape(name)
@@ -97,6 +98,7 @@ def tptp_problem(premises: Sequence[Formula], conclusion: Formula | None = None)
         >>> print(tptp_problem([parse_formula("P(a)")], parse_formula("∃x P(x)")))
         fof(p0, axiom, p_P(c_a)).
         fof(goal, conjecture, (? [V_x] : p_P(V_x))).
+
     """
     lines = [f"fof(p{i}, axiom, {tptp_formula(f)})." for i, f in enumerate(premises)]
     if conclusion is not None:
@@ -151,14 +153,15 @@ def smtlib_problem(premises: Sequence[Formula], conclusion: Formula | None = Non
         (assert (! (|P| |a|) :named p0))
         (assert (not (|P| |a|)))
         (check-sat)
+
     """
     signature: Signature = signature_of([*premises, *([conclusion] if conclusion is not None else [])])
     lines = ["(set-logic UF)", "(declare-sort U 0)"]
     for name in sorted(signature.constants):
         lines.append(f"(declare-fun {_smt_symbol(name)} () U)")
-    for (name, arity) in sorted(signature.functions):
+    for name, arity in sorted(signature.functions):
         lines.append(f"(declare-fun {_smt_symbol(name)} ({' '.join(['U'] * arity)}) U)")
-    for (name, arity) in sorted(signature.predicates):
+    for name, arity in sorted(signature.predicates):
         lines.append(f"(declare-fun {_smt_symbol(name)} ({' '.join(['U'] * arity)}) Bool)")
     for i, f in enumerate(premises):
         lines.append(f"(assert (! {_smt_formula(f)} :named p{i}))")

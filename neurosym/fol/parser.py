@@ -76,6 +76,7 @@ def grammar_text() -> str:
     Example:
         >>> "FORALL" in grammar_text()
         True
+
     """
     return resources.files("neurosym.fol").joinpath("fol.lark").read_text(encoding="utf-8")
 
@@ -257,6 +258,7 @@ def parse_formula(text: str) -> Formula:
         A ∧ B → C ∧ D
         >>> parse_formula("A ∧ B → C ∧ D") == parse_formula("(A ∧ B) → (C ∧ D)")
         True
+
     """
     if not isinstance(text, str):
         raise ParseError(f"a formula must be a string, not {type(text).__name__}")
@@ -280,7 +282,11 @@ def parse_formula(text: str) -> Formula:
         raise ParseError(f"cannot build the formula: {err.orig_exc}") from None
     if _ast_depth(raw) > MAX_DEPTH:
         raise ParseError(
-            f"formula nested too deeply (the limit is {MAX_DEPTH} levels)", line=1, column=1, excerpt="", text=text[:200]
+            f"formula nested too deeply (the limit is {MAX_DEPTH} levels)",
+            line=1,
+            column=1,
+            excerpt="",
+            text=text[:200],
         )
     return _scope(raw)
 
@@ -312,6 +318,7 @@ def parse_formulas(texts: Sequence[str]) -> list[Formula]:
     Example:
         >>> [str(f) for f in parse_formulas(["P(a)", "all x. (P(x) -> Q(x))"])]
         ['P(a)', '∀x (P(x) → Q(x))']
+
     """
     out: list[Formula] = []
     for index, text in enumerate(texts):

@@ -9,6 +9,7 @@ Example:
     >>> clashes = check_signature(parse_formulas(["Dog(rex)", "Owns(john, Dog)"]))
     >>> print(clashes[0])
     'Dog' is used as a predicate of arity 1 (formula 1) and as a constant (formula 2)
+
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ class SignatureClash:
     def __str__(self) -> str:
         parts = []
         for (kind, arity), where in self.uses:
-            role = {"pred": f"a predicate of arity {arity}", "func": f"a function of arity {arity}", "const": "a constant"}[
-                kind
-            ]
+            role = {
+                "pred": f"a predicate of arity {arity}",
+                "func": f"a function of arity {arity}",
+                "const": "a constant",
+            }[kind]
             formulas = ", ".join(str(i + 1) for i in where)
             parts.append(f"as {role} (formula{'s' if len(where) > 1 else ''} {formulas})")
         return f"'{self.name}' is used " + " and ".join(parts)
@@ -116,6 +119,7 @@ def signature_of(formulas: Sequence[Formula]) -> Signature:
         >>> sig = signature_of(parse_formulas(["∀x (P(x) → Q(f(x), a))"]))
         >>> sorted(sig.predicates), sorted(sig.functions), sorted(sig.constants)
         ([('P', 1), ('Q', 2)], [('f', 1)], ['a'])
+
     """
     uses = _collect(formulas)
     preds, funcs, consts = set(), set(), set()
@@ -137,6 +141,7 @@ def check_signature(formulas: Sequence[Formula]) -> list[SignatureClash]:
         >>> from neurosym.fol import parse_formulas
         >>> [str(c) for c in check_signature(parse_formulas(["Likes(a, b)", "Likes(a)"]))]
         ["'Likes' is used as a predicate of arity 2 (formula 1) and as a predicate of arity 1 (formula 2)"]
+
     """
     uses = _collect(formulas)
     clashes = []
@@ -157,6 +162,7 @@ def repair_signature(formulas: Sequence[Formula]) -> tuple[list[Formula], list[R
         >>> fixed, renames = repair_signature(parse_formulas(["Dog(rex)", "Dog(fido)", "Owns(john, Dog)"]))
         >>> [str(f) for f in fixed], [str(r) for r in renames]
         (['Dog(rex)', 'Dog(fido)', 'Owns(john, Dog_const)'], ["renamed constant 'Dog' to 'Dog_const'"])
+
     """
     uses = _collect(formulas)
     taken = set(uses.where)
@@ -170,7 +176,13 @@ def repair_signature(formulas: Sequence[Formula]) -> tuple[list[Formula], list[R
             if role == keep:
                 continue
             kind, arity = role
-            base = f"{name}_const" if kind == "const" else f"{name}_{arity}" if kind == keep[0] else f"{name}_{kind}{arity}"
+            base = (
+                f"{name}_const"
+                if kind == "const"
+                else f"{name}_{arity}"
+                if kind == keep[0]
+                else f"{name}_{kind}{arity}"
+            )
             new_name, n = base, 2
             while new_name in taken:
                 new_name, n = f"{base}{n}", n + 1
@@ -206,4 +218,3 @@ def _rename(f: Formula, mapping: dict[tuple[str, Role], str]) -> Formula:
     if isinstance(f, (Forall, Exists)):
         return type(f)(f.var, _rename(f.body, mapping))
     raise TypeError(f"not a formula: {f!r}")
-

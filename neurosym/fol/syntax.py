@@ -9,18 +9,18 @@ Example:
     >>> f = Forall("x", Implies(Pred("Dog", (Var("x"),)), Pred("Animal", (Var("x"),))))
     >>> print(f)
     ∀x (Dog(x) → Animal(x))
+
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Union
 
 __all__ = [
     "And",
-    "EntailmentProblem",
     "Const",
+    "EntailmentProblem",
     "Eq",
     "Exists",
     "Forall",
@@ -71,7 +71,7 @@ class Func:
         return f"{self.name}({', '.join(map(str, self.args))})"
 
 
-Term = Union[Var, Const, Func]
+Term = Var | Const | Func
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +181,7 @@ class Exists:
         return to_text(self)
 
 
-Formula = Union[Pred, Eq, Not, And, Or, Xor, Implies, Iff, Forall, Exists]
+Formula = Pred | Eq | Not | And | Or | Xor | Implies | Iff | Forall | Exists
 
 # Binding strength for printing: a higher number binds tighter.
 _LEVEL = {Iff: 1, Implies: 2, Xor: 3, Or: 4, And: 5}
@@ -203,6 +203,7 @@ def to_text(f: Formula) -> str:
         >>> from neurosym.fol import parse_formula
         >>> to_text(parse_formula("all x. (P(x) & Q(x) -> R(x) | -S(x))"))
         '∀x (P(x) ∧ Q(x) → R(x) ∨ ¬S(x))'
+
     """
     return _text(f, True)
 
@@ -252,6 +253,7 @@ def iter_formulas(f: Formula) -> Iterator[Formula]:
         >>> from neurosym.fol import parse_formula
         >>> [type(g).__name__ for g in iter_formulas(parse_formula("¬P ∧ Q"))]
         ['And', 'Not', 'Pred', 'Pred']
+
     """
     stack: list[Formula] = [f]
     while stack:
@@ -274,6 +276,7 @@ def iter_terms(f: Formula) -> Iterator[Term]:
         >>> from neurosym.fol import parse_formula
         >>> [str(t) for t in iter_terms(parse_formula("Loves(john, f(x))"))]
         ['john', 'f(x)', 'x']
+
     """
     for g in iter_formulas(f):
         if isinstance(g, Pred):
@@ -298,6 +301,7 @@ class EntailmentProblem:
         >>> from neurosym.fol import parse_formula
         >>> EntailmentProblem((parse_formula("P(a)"),), parse_formula("P(a)")).conclusion
         Pred(name='P', args=(Const(name='a'),))
+
     """
 
     premises: tuple[Formula, ...]

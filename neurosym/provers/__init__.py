@@ -6,6 +6,7 @@ Provers are imported and probed lazily, never at import time.
 Example:
     >>> [p.name for p in list_provers(target="fol")]
     ['z3', 'eprover']
+
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def get_prover(name: str, **options: Any) -> Prover:
         Traceback (most recent call last):
         ...
         neurosym.errors.ConfigurationError: unknown prover 'z4'; did you mean 'z3'? Known provers: eprover, z3
+
     """
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, _REGISTRY, n=1, cutoff=0.5)
@@ -65,6 +67,7 @@ def list_provers(*, target: str | None = None, available_only: bool = False) -> 
     Example:
         >>> [p.name for p in list_provers(available_only=True)][0]
         'z3'
+
     """
     out = []
     for name, (_, _, prover_target) in _REGISTRY.items():

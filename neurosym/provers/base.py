@@ -20,6 +20,7 @@ class Prover(Protocol):
         >>> from neurosym.provers import get_prover
         >>> isinstance(get_prover("z3"), Prover)
         True
+
     """
 
     name: ClassVar[str]

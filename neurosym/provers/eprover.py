@@ -22,6 +22,7 @@ Example:
     >>> prover = EProver()
     >>> prover.prove(premises, conclusion, timeout_s=5).status if prover.available() else "proved"
     'proved'
+
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class EProver:
     Example:
         >>> EProver(executable="no-such-eprover").available()
         False
+
     """
 
     name: ClassVar[str] = "eprover"

@@ -21,6 +21,7 @@ Example:
     >>> v = Z3Prover().prove(premises, conclusion, timeout_s=5)
     >>> v.status, v.answer.value, v.certificate.indices
     ('proved', 'True', (0, 1))
+
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from neurosym.fol.syntax import (
     Exists,
     Forall,
     Formula,
-    Func,
     Iff,
     Implies,
     Not,
@@ -68,6 +68,7 @@ class Z3Prover:
     Example:
         >>> Z3Prover().available()
         True
+
     """
 
     name: ClassVar[str] = "z3"
@@ -118,7 +119,7 @@ class Z3Prover:
             solver.set("core.minimize", True)
         # "#" cannot occur in a parsed name, so trackers never collide with a proposition.
         trackers = [z3.Bool(f"premise#{i}", ctx) for i in range(len(premises))]
-        for tracker, premise in zip(trackers, premises):
+        for tracker, premise in zip(trackers, premises, strict=False):
             solver.add(z3.Implies(tracker, encoder.formula(premise)))
         goal = encoder.formula(conclusion)
         negated_goal_on = z3.Bool("#not_conclusion", ctx)
@@ -146,7 +147,8 @@ class Z3Prover:
             return done(
                 "timeout" if timed_out else "unknown",
                 message=f"z3 {'ran out of time' if timed_out else 'returned unknown'} while checking {step}: {reason}",
-                feedback="The solver could not decide this problem; simpler formulas (fewer nested quantifiers) may help.",
+                feedback="The solver could not decide this problem; "
+                "simpler formulas (fewer nested quantifiers) may help.",
             )
 
         first, outcome = run(*trackers, negated_goal_on)
@@ -174,12 +176,15 @@ class Z3Prover:
         # Both unsat: the premises alone are contradictory. Find which ones.
         third, core = run(*trackers)
         certificate = used(core) if third == "unsat" else used(outcome)
-        listed = "; ".join(f"[{i + 1}] {text}" for i, text in zip(certificate.indices, certificate.formulas))
+        listed = "; ".join(
+            f"[{i + 1}] {text}" for i, text in zip(certificate.indices, certificate.formulas, strict=False)
+        )
         return done(
             "inconsistent",
             certificate=certificate,
             message="the premises are unsatisfiable",
-            feedback=f"The premises contradict each other, so any conclusion would follow. Conflicting premises: {listed}",
+            feedback="The premises contradict each other, so any conclusion would follow. "
+            f"Conflicting premises: {listed}",
         )
 
 
@@ -197,7 +202,8 @@ class _Encoder:
             for name, arity in self.signature.predicates
         }
         self.funcs = {
-            (name, arity): z3.Function(name, *([self.sort] * arity), self.sort) for name, arity in self.signature.functions
+            (name, arity): z3.Function(name, *([self.sort] * arity), self.sort)
+            for name, arity in self.signature.functions
         }
         self.consts = {name: z3.Const(name, self.sort) for name in self.signature.constants}
 

@@ -13,6 +13,7 @@ Example:
     >>> [result] = backend.generate([GenerationRequest.from_prompt("Formalise: a is P.")])
     >>> result.texts, result.usage.completion_tokens > 0
     (['P(a)'], True)
+
 """
 
 from __future__ import annotations
@@ -48,13 +49,15 @@ def check_allow_live_requests(backend: str) -> None:
 
     Example:
         >>> check_allow_live_requests("openai")  # allowed outside the test suite
+
     """
     import neurosym.translators.base as module
 
     if not module.ALLOW_LIVE_REQUESTS:
         raise ConfigurationError(
             f"live requests to the {backend!r} backend are switched off "
-            "(neurosym.translators.base.ALLOW_LIVE_REQUESTS is False; tests opt in with the allow_live_requests fixture)"
+            "(neurosym.translators.base.ALLOW_LIVE_REQUESTS is False; "
+            "tests opt in with the allow_live_requests fixture)"
         )
 
 
@@ -80,6 +83,7 @@ class Constraint:
     Example:
         >>> Constraint("regex", r"(True|False|Uncertain)").kind
         'regex'
+
     """
 
     kind: Literal["grammar", "regex", "json_schema"]
@@ -106,12 +110,15 @@ class GenerationRequest:
             raise ConfigurationError("a generation request needs at least one message")
 
     @classmethod
-    def from_prompt(cls, prompt: str, *, system: str | None = None, constraint: Constraint | None = None) -> GenerationRequest:
+    def from_prompt(
+        cls, prompt: str, *, system: str | None = None, constraint: Constraint | None = None
+    ) -> GenerationRequest:
         """A request with one user message (and an optional system message).
 
         Example:
             >>> GenerationRequest.from_prompt("hi", system="be brief").messages[0].role
             'system'
+
         """
         messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
         return cls(tuple(messages), constraint)
@@ -131,6 +138,7 @@ def request_key(backend: str, model: str, request: GenerationRequest, settings: 
         >>> r = GenerationRequest.from_prompt("hi")
         >>> request_key("x", "m", r, SamplingSettings(n=1)) == request_key("x", "m", r, SamplingSettings(n=1))
         True
+
     """
     payload = {"backend": backend, "model": model, "request": request.to_dict(), "settings": settings.to_dict()}
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)

@@ -1,4 +1,4 @@
-"""Natural language to first-order logic: prompts, the output grammar, and reading the model's answer.
+r"""Natural language to first-order logic: prompts, the output grammar, and reading the model's answer.
 
 The prompt shows a few worked examples from FOLIO *train* (``prompts/fol_fewshot.json``; never
 validation) as earlier chat turns, then the problem as numbered premises and a conclusion. The
@@ -17,6 +17,7 @@ formula cannot be produced. :func:`parse_fol_output` also reads unconstrained, c
 Example:
     >>> parse_fol_output("Sure! Here it is:\\n```\\nPremises:\\n1. Dog(rex)\\nConclusion:\\nAnimal(rex)\\n```")
     FolTranslation(premises=('Dog(rex)',), conclusion='Animal(rex)')
+
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def fewshot_examples() -> tuple[dict[str, Any], ...]:
     Example:
         >>> {e["label"] for e in fewshot_examples()} == {"True", "False", "Uncertain"}
         True
+
     """
     text = resources.files("neurosym.translators.prompts").joinpath("fol_fewshot.json").read_text(encoding="utf-8")
     return tuple(json.loads(text)["examples"])
@@ -98,6 +100,7 @@ def problem_from_text(text: str) -> Problem:
         >>> p = problem_from_text("All dogs are animals. Rex is a dog. Is Rex an animal?")
         >>> p.premises, p.conclusion
         (('All dogs are animals.', 'Rex is a dog.'), 'Is Rex an animal?')
+
     """
     if not text or not text.strip():
         raise ConfigurationError("the problem text is empty")
@@ -122,11 +125,12 @@ def problem_from_text(text: str) -> Problem:
 
 
 def output_gbnf(num_premises: int | None = None) -> str:
-    """GBNF for the answer layout; with ``num_premises``, exactly that many numbered formulas.
+    r"""GBNF for the answer layout; with ``num_premises``, exactly that many numbered formulas.
 
     Example:
         >>> print(output_gbnf(2).splitlines()[0])
         root ::= "Premises:\\n" "1. " fol-formula "\\n" "2. " fol-formula "\\n" "Conclusion:\\n" fol-formula
+
     """
     from neurosym.fol.gbnf import formula_gbnf
 
@@ -141,13 +145,14 @@ def output_gbnf(num_premises: int | None = None) -> str:
 
 
 def build_fol_request(problem: Problem, *, constrained: bool = True) -> GenerationRequest:
-    """The chat request that asks a model to formalise ``problem`` (premises and a conclusion).
+    r"""The chat request that asks a model to formalise ``problem`` (premises and a conclusion).
 
     Example:
         >>> p = Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?")
         >>> r = build_fol_request(p, constrained=False)
         >>> r.messages[-1].content
         'Premises:\\n1. Rex is a dog.\\nConclusion: Is Rex a dog?'
+
     """
     if problem.conclusion is None or not problem.premises:
         problem = problem_from_text(problem.text)
@@ -183,7 +188,7 @@ def _looks_like_formula(text: str) -> bool:
 
 
 def parse_fol_output(text: str, *, expected_premises: int | None = None) -> FolTranslation:
-    """Pull the premise formulas and the conclusion formula out of a model's answer.
+    r"""Pull the premise formulas and the conclusion formula out of a model's answer.
 
     Reads the ``Premises:`` / ``Conclusion:`` layout, with or without code fences, numbering,
     bullets, Markdown emphasis or a sentence before a colon. Without headers, every line that
@@ -196,6 +201,7 @@ def parse_fol_output(text: str, *, expected_premises: int | None = None) -> FolT
     Example:
         >>> parse_fol_output("**Premises:**\\n- Rex is a dog: Dog(rex)\\n**Conclusion:** Animal(rex)")
         FolTranslation(premises=('Dog(rex)',), conclusion='Animal(rex)')
+
     """
     lines = [line for line in text.splitlines() if line.strip() and not _FENCE.match(line)]
     premises: list[str] = []

@@ -14,6 +14,7 @@ Example:
     ['qwen2.5-coder-0.5b-instruct', 'qwen2.5-coder-1.5b-instruct-q4_k_m']
     >>> resolve_model_name("small")
     'qwen2.5-coder-0.5b-instruct'
+
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class ModelSpec:
     def slice_locations(self) -> list[tuple[str, str]]:
         """``(distribution, path inside site-packages)`` of each slice, in order."""
         return [
-            (f"{self.package_prefix}{i}", f"{self.module_prefix}{i}/data/part{i:02d}.bin") for i in range(1, self.slices + 1)
+            (f"{self.package_prefix}{i}", f"{self.module_prefix}{i}/data/part{i:02d}.bin")
+            for i in range(1, self.slices + 1)
         ]
 
 
@@ -116,6 +118,7 @@ def ensure_model(model: str = "default", *, cache_dir: Path | str | None = None,
         ...
         neurosym.errors.ConfigurationError: unknown model 'no-such-model'; known: default, small, \
 qwen2.5-coder-0.5b-instruct, qwen2.5-coder-1.5b-instruct-q4_k_m, a path to a .gguf file, or org/repo:file.gguf
+
     """
     name = resolve_model_name(model)
     if name in EMBEDDED_MODELS:
@@ -154,7 +157,7 @@ def _slice_paths(spec: ModelSpec) -> list[Path]:
             dist = metadata.distribution(distribution)
         except metadata.PackageNotFoundError:
             raise MissingDependencyError(
-                f"the model slices are not installed (missing {distribution}): pip install \"neurosym[{spec.extra}]\""
+                f'the model slices are not installed (missing {distribution}): pip install "neurosym[{spec.extra}]"'
             ) from None
         path = Path(str(dist.locate_file(relative)))
         if not path.is_file():

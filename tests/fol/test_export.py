@@ -74,9 +74,22 @@ def test_tptp_name_mangling(kind, name, mangled):
 
 
 def test_mangling_is_injective_on_lookalike_names():
-    names = ["a_b", "a.b", "ab", "a__b", "a_u002eb", "a-b", "a’b", "mr.smith", "mr_smith", "mrsmith", "\U0001d49c", "ᵉc"]
+    names = [
+        "a_b",
+        "a.b",
+        "ab",
+        "a__b",
+        "a_u002eb",
+        "a-b",
+        "a’b",
+        "mr.smith",
+        "mr_smith",
+        "mrsmith",
+        "\U0001d49c",
+        "ᵉc",
+    ]
     mangled = [tptp_name("const", n) for n in names]
-    assert len(set(mangled)) == len(names), dict(zip(names, mangled))
+    assert len(set(mangled)) == len(names), dict(zip(names, mangled, strict=True))
 
 
 def _unmangle(text):

@@ -182,7 +182,10 @@ def test_keywords_need_a_word_boundary():
     ("text", "expected"),
     [
         ("Risk-averse(x)", Pred("Risk-averse", (Const("x"),))),
-        ("∀x (Risk-averse(x) → ¬Gambler(x))", Forall("x", Implies(Pred("Risk-averse", (x,)), Not(Pred("Gambler", (x,)))))),
+        (
+            "∀x (Risk-averse(x) → ¬Gambler(x))",
+            Forall("x", Implies(Pred("Risk-averse", (x,)), Not(Pred("Gambler", (x,))))),
+        ),
         ("Model(gpt-3)", Pred("Model", (Const("gpt-3"),))),
         ("Language(c++)", Pred("Language", (Const("c++"),))),
         ("Person(mr.smith)", Pred("Person", (Const("mr.smith"),))),
@@ -315,7 +318,7 @@ def test_deep_nesting_is_refused_cleanly(kind):
     started = time.perf_counter()
     with pytest.raises(ParseError, match="nested too deeply") as info:
         parse_formula(text)
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 10  # generous for loaded CI machines; a quadratic blow-up takes minutes
     assert str(MAX_DEPTH) in info.value.message
     assert info.value.line == 1
 
@@ -324,7 +327,7 @@ def test_redundant_brackets_do_not_count_as_nesting():
     # 10,000 pairs of brackets around one atom build no deep tree: accepted, quickly, as the atom.
     started = time.perf_counter()
     assert parse_formula("(" * 10_000 + "P(a)" + ")" * 10_000) == P(a)
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 10
 
 
 def test_depth_limit_boundary():

@@ -20,7 +20,10 @@ def test_no_clash_in_a_consistent_signature():
 @pytest.mark.parametrize(
     ("formulas", "message"),
     [
-        (["Dog(rex)", "Owns(john, Dog)"], "'Dog' is used as a predicate of arity 1 (formula 1) and as a constant (formula 2)"),
+        (
+            ["Dog(rex)", "Owns(john, Dog)"],
+            "'Dog' is used as a predicate of arity 1 (formula 1) and as a constant (formula 2)",
+        ),
         (
             ["Likes(a, b)", "Likes(a)"],
             "'Likes' is used as a predicate of arity 2 (formula 1) and as a predicate of arity 1 (formula 2)",
@@ -29,13 +32,19 @@ def test_no_clash_in_a_consistent_signature():
             ["P(f(a))", "Q(f(a, b))"],
             "'f' is used as a function of arity 1 (formula 1) and as a function of arity 2 (formula 2)",
         ),
-        (["f(a) = b", "f(c)"], "'f' is used as a function of arity 1 (formula 1) and as a predicate of arity 1 (formula 2)"),
+        (
+            ["f(a) = b", "f(c)"],
+            "'f' is used as a function of arity 1 (formula 1) and as a predicate of arity 1 (formula 2)",
+        ),
         (["Rain", "Wet(Rain)"], "'Rain' is used as a predicate of arity 0 (formula 1) and as a constant (formula 2)"),
         (
             ["Dog(rex)", "Dog(fido)", "P(a)", "Owns(john, Dog)"],
             "'Dog' is used as a predicate of arity 1 (formulas 1, 2) and as a constant (formula 4)",
         ),
-        (["Likes(a, b) ∨ Likes(a)"], "'Likes' is used as a predicate of arity 2 (formula 1) and as a predicate of arity 1 (formula 1)"),
+        (
+            ["Likes(a, b) ∨ Likes(a)"],
+            "'Likes' is used as a predicate of arity 2 (formula 1) and as a predicate of arity 1 (formula 1)",
+        ),
     ],
 )
 def test_clashes_are_named_with_their_formulas(formulas, message):
@@ -57,8 +66,16 @@ def test_several_clashes_in_order_of_first_use():
             ["Dog(rex)", "Dog(fido)", "Owns(john, Dog_const)"],
             ["renamed constant 'Dog' to 'Dog_const'"],
         ),
-        (["Likes(a, b)", "Likes(c, d)", "Likes(a)"], ["Likes(a, b)", "Likes(c, d)", "Likes_1(a)"], ["renamed predicate/1 'Likes' to 'Likes_1'"]),
-        (["P(f(a))", "Q(f(a, b))", "R(f(c, d))"], ["P(f_1(a))", "Q(f(a, b))", "R(f(c, d))"], ["renamed function/1 'f' to 'f_1'"]),
+        (
+            ["Likes(a, b)", "Likes(c, d)", "Likes(a)"],
+            ["Likes(a, b)", "Likes(c, d)", "Likes_1(a)"],
+            ["renamed predicate/1 'Likes' to 'Likes_1'"],
+        ),
+        (
+            ["P(f(a))", "Q(f(a, b))", "R(f(c, d))"],
+            ["P(f_1(a))", "Q(f(a, b))", "R(f(c, d))"],
+            ["renamed function/1 'f' to 'f_1'"],
+        ),
         (["f(a) = b", "f(c)"], ["f_func1(a) = b", "f(c)"], ["renamed function/1 'f' to 'f_func1'"]),
         (["Rain", "Wet(Rain)"], ["Rain", "Wet(Rain_const)"], ["renamed constant 'Rain' to 'Rain_const'"]),
         # a fresh name never collides with a name already in use
@@ -103,7 +120,9 @@ def test_check_fol_reports_a_clash_as_invalid():
     verdict = check_fol(["Dog(rex)", "∀x (Dog(x) → Animal(x))"], "Owns(john, Dog)")
     assert verdict.status == "invalid"
     assert verdict.answer is None
-    assert "'Dog' is used as a predicate of arity 1 (formulas 1, 2) and as a constant (the conclusion)" in verdict.message
+    assert (
+        "'Dog' is used as a predicate of arity 1 (formulas 1, 2) and as a constant (the conclusion)" in verdict.message
+    )
     assert "'Dog'" in verdict.feedback and "one role and one arity" in verdict.feedback
     assert verdict.details["clashes"] == [
         "'Dog' is used as a predicate of arity 1 (formulas 1, 2) and as a constant (formula 3)"

@@ -21,6 +21,7 @@ Example:
     ...
     neurosym.errors.ConfigurationError: unknown backend 'embeded'; did you mean 'embedded'? \
 Known: embedded, openai, replay, transformers, vllm
+
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ Example:
     >>> recorded = RecordingBackend(ScriptedBackend(["Dog(rex)"]), path).generate([request])
     >>> ReplayBackend(path).generate([request])[0].texts
     ['Dog(rex)']
+
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def cassette_key(request: GenerationRequest, settings: SamplingSettings) -> str:
         >>> r = GenerationRequest.from_prompt("hi")
         >>> cassette_key(r, SamplingSettings(n=2)) != cassette_key(r, SamplingSettings(n=3))
         True
+
     """
     payload = {"request": request.to_dict(), "settings": settings.resolved().to_dict()}
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
@@ -75,7 +77,7 @@ class RecordingBackend:
         resolved = (settings or SamplingSettings()).resolved()
         results = self.inner.generate(requests, settings=resolved)
         lines = []
-        for request, result in zip(requests, results):
+        for request, result in zip(requests, results, strict=False):
             record: dict[str, Any] = {
                 "key": cassette_key(request, resolved),
                 "backend": self.inner.name,

@@ -7,13 +7,14 @@ Example:
     [['Cat(tom)']]
     >>> len(backend.calls)
     1
+
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import ClassVar, Union
+from typing import ClassVar
 
 from neurosym.errors import ConfigurationError, NeurosymError
 from neurosym.settings import SamplingSettings, merge
@@ -21,8 +22,8 @@ from neurosym.translators.base import GenerationRequest, GenerationResult, Sampl
 
 __all__ = ["ScriptedBackend"]
 
-Reply = Union[str, BaseException]
-Script = Union[Sequence[Reply], Mapping[str, Reply], Callable[[GenerationRequest, int], Reply]]
+Reply = str | BaseException
+Script = Sequence[Reply] | Mapping[str, Reply] | Callable[[GenerationRequest, int], Reply]
 
 
 class ScriptedBackend:
@@ -35,6 +36,7 @@ class ScriptedBackend:
         model: the model name to report.
 
     ``calls`` records every ``(requests, settings)`` pair received.
+
     """
 
     name: ClassVar[str] = "scripted"
@@ -77,7 +79,9 @@ class ScriptedBackend:
                 if isinstance(reply, BaseException):
                     raise reply
                 if not isinstance(reply, str):
-                    raise NeurosymError(f"a scripted reply must be a string or an exception, not {type(reply).__name__}")
+                    raise NeurosymError(
+                        f"a scripted reply must be a string or an exception, not {type(reply).__name__}"
+                    )
                 samples.append(Sample(reply, "stop", max(1, len(reply.split()))))
             prompt_tokens = sum(len(m.content.split()) for m in request.messages)
             usage = Usage(prompt_tokens, sum(s.completion_tokens for s in samples), 0.0)

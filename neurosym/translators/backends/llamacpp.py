@@ -1,0 +1,302 @@
+"""The embedded backend: a ``llama_cpp.Llama`` in this process, on CPU (or GPU where llama.cpp has one).
+
+Wrap a model you loaded yourself with :func:`from_llamacpp`, or let
+:meth:`LlamaCppBackend.from_path` load one of the embedded models (``"default"``, ``"small"``) or any
+GGUF file; ``llama_cpp`` is imported only then. llama.cpp has no ``n``, so the ``n`` samples of a
+request are drawn one after another with seeds ``seed, seed + 1, …``: distinct and reproducible.
+
+Constraints: a ``grammar`` constraint is GBNF text (for example
+:func:`neurosym.fol.gbnf.formula_root_gbnf`), checked by llama.cpp's own parser once per text;
+``json_schema`` goes through llama-cpp-python's JSON-schema-to-GBNF converter; ``regex`` is not
+supported by llama.cpp and raises :class:`~neurosym.errors.ConfigurationError`.
+
+Prompt reuse: llama-cpp-python keeps the last prompt's KV cache and re-evaluates only what differs,
+so repeated few-shot prefixes and the ``n`` samples of one prompt cost one prompt evaluation
+without further help. ``prompt_cache=True`` adds a ``LlamaRAMCache``, which also keeps the states of
+earlier prompts; it pays off when requests alternate between several long prefixes and costs a
+state copy after every completion otherwise.
+
+Example:
+    >>> backend = LlamaCppBackend.from_path("small", n_ctx=2048)  # doctest: +SKIP
+    >>> from neurosym.translators.base import GenerationRequest
+    >>> [result] = backend.generate([GenerationRequest.from_prompt("Say hi.")])  # doctest: +SKIP
+
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from neurosym.errors import BackendError, ConfigurationError, MissingDependencyError, NeurosymError
+from neurosym.settings import SamplingSettings, merge
+from neurosym.translators.base import (
+    Constraint,
+    GenerationRequest,
+    GenerationResult,
+    Sample,
+    Usage,
+    check_allow_live_requests,
+)
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama, LlamaGrammar
+
+__all__ = ["LlamaCppBackend", "from_llamacpp"]
+
+logger = logging.getLogger(__name__)
+
+_INSTALL = 'pip install "neurosym[embedded]"'
+_CACHE_BYTES = 1 << 30
+"""Capacity of the prompt cache ``prompt_cache=True`` attaches (1 GiB: a few dozen prompt states)."""
+
+
+def _import_llama_cpp() -> Any:
+    """``import llama_cpp``, or a MissingDependencyError that names the extra."""
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise MissingDependencyError(f"the llamacpp backend needs llama-cpp-python: {_INSTALL}") from exc
+    return llama_cpp
+
+
+def _sampling_kwargs(settings: SamplingSettings) -> dict[str, Any]:
+    r"""``create_chat_completion`` keyword arguments for resolved settings (``n`` and ``seed`` excluded).
+
+    Example:
+        >>> _sampling_kwargs(SamplingSettings(temperature=0.7, max_tokens=32, stop=("\n",), extra={"top_k": 20}))
+        {'temperature': 0.7, 'max_tokens': 32, 'stop': ['\n'], 'top_k': 20}
+
+    """
+    kwargs: dict[str, Any] = {}
+    if settings.temperature is not None:
+        kwargs["temperature"] = settings.temperature
+    if settings.top_p is not None:
+        kwargs["top_p"] = settings.top_p
+    if settings.max_tokens is not None:
+        kwargs["max_tokens"] = settings.max_tokens
+    if settings.stop:
+        kwargs["stop"] = list(settings.stop)
+    kwargs.update(settings.extra)
+    return kwargs
+
+
+def _threads() -> int:
+    """The CPUs this process may use (llama-cpp-python's own default is half of them)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # pragma: no cover - macOS and Windows
+        return max(os.cpu_count() or 1, 1)
+
+
+class LlamaCppBackend:
+    """Generate with a ``llama_cpp.Llama`` you built.
+
+    Args:
+        llm: the loaded model; it stays yours (this backend never closes it).
+        model_name: the name to report in results (default: the GGUF file's name).
+        settings: this backend's sampling defaults, merged under each call's settings.
+        prompt_cache: ``True`` (1 GiB) or a capacity in bytes to attach a ``LlamaRAMCache`` to
+            ``llm`` (this changes ``llm``); ``False`` leaves ``llm`` as it is.
+
+    Calls are serialized with a lock: a ``Llama`` is not safe to use from two threads at once.
+
+    """
+
+    name: ClassVar[str] = "llamacpp"
+
+    def __init__(
+        self,
+        llm: Llama,
+        model_name: str | None = None,
+        *,
+        settings: SamplingSettings | None = None,
+        prompt_cache: bool | int = False,
+    ) -> None:
+        self.llm = llm
+        self.model = model_name or Path(str(getattr(llm, "model_path", "") or "llamacpp")).name
+        self.settings = settings or SamplingSettings()
+        self._grammars: dict[str, LlamaGrammar] = {}
+        self._lock = threading.Lock()
+        if prompt_cache:
+            llama_cpp = _import_llama_cpp()
+            capacity = _CACHE_BYTES if prompt_cache is True else int(prompt_cache)
+            llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=capacity))
+
+    @classmethod
+    def from_path(
+        cls,
+        path_or_model_name: str | os.PathLike[str] = "default",
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        verbose: bool = False,
+        settings: SamplingSettings | None = None,
+        prompt_cache: bool | int = True,
+        **llama_kwargs: Any,
+    ) -> LlamaCppBackend:
+        """Load a GGUF model: an embedded name (``"default"``, ``"small"``), a path, or ``org/repo:file.gguf``.
+
+        The embedded models are assembled on first use (see :func:`neurosym.translators.models.ensure_model`).
+        ``n_threads`` defaults to every CPU this process may use; ``llama_kwargs`` go to ``llama_cpp.Llama``
+        (for example ``n_gpu_layers=-1``). The model is this backend's own, so the prompt cache is on
+        by default here (see the module docstring).
+
+        Raises:
+            MissingDependencyError: llama-cpp-python or the model's slices are not installed.
+            BackendError: llama.cpp could not load the file.
+
+        """
+        from neurosym.translators.models import EMBEDDED_MODELS, ensure_model, resolve_model_name
+
+        llama_cpp = _import_llama_cpp()
+        spec = str(path_or_model_name)
+        path = ensure_model(spec, cache_dir=cache_dir)
+        name = resolve_model_name(spec) if resolve_model_name(spec) in EMBEDDED_MODELS else path.name
+        try:
+            llm = llama_cpp.Llama(
+                model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or _threads(), verbose=verbose, **llama_kwargs
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"llama.cpp could not load the model: {exc}", backend=cls.name, model=name) from exc
+        return cls(llm, model_name=name, settings=settings, prompt_cache=prompt_cache)
+
+    # --- generation ---------------------------------------------------------------------------
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
+    ) -> list[GenerationResult]:
+        """Complete each request ``n`` times (seeds ``seed … seed + n - 1``).
+
+        Raises:
+            ConfigurationError: live requests are switched off, a regex constraint, or a grammar
+                llama.cpp cannot parse.
+            BackendError: llama.cpp refused or failed the request (for example a prompt longer
+                than the context window).
+
+        """
+        check_allow_live_requests(self.name)
+        resolved = merge(self.settings, settings).resolved()
+        kwargs = _sampling_kwargs(resolved)
+        n, seed = resolved.n or 1, resolved.seed or 0
+        results = []
+        with self._lock:
+            for request in requests:
+                messages = [m.to_dict() for m in request.messages]
+                constraint_kwargs = self._constraint_kwargs(request.constraint)
+                samples: list[Sample] = []
+                prompt_tokens, started = 0, time.perf_counter()
+                for index in range(n):
+                    with self._normalize_errors():
+                        response = self.llm.create_chat_completion(
+                            messages=messages, seed=seed + index, **kwargs, **constraint_kwargs
+                        )
+                    samples.append(_sample(response))
+                    prompt_tokens = int(response.get("usage", {}).get("prompt_tokens", 0))
+                usage = Usage(prompt_tokens, sum(s.completion_tokens for s in samples), time.perf_counter() - started)
+                results.append(GenerationResult(tuple(samples), usage, self.name, self.model))
+        return results
+
+    def _constraint_kwargs(self, constraint: Constraint | None) -> dict[str, Any]:
+        if constraint is None:
+            return {}
+        if constraint.kind == "grammar":
+            return {"grammar": self._grammar(str(constraint.value), json_schema=False)}
+        if constraint.kind == "json_schema":
+            value = constraint.value
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            return {"grammar": self._grammar(text, json_schema=True)}
+        raise ConfigurationError(
+            "llama.cpp does not support regex constraints; write the pattern as a GBNF grammar "
+            "(Constraint('grammar', ...)) or use the vLLM backend",
+            backend=self.name,
+        )
+
+    def _grammar(self, text: str, *, json_schema: bool) -> LlamaGrammar:
+        """Compile GBNF (or a JSON schema) once per text, checking it with llama.cpp's parser.
+
+        llama-cpp-python hands a grammar llama.cpp cannot parse to the sampler chain as a null
+        pointer, which crashes the process; the check turns that into a ConfigurationError.
+        """
+        key = ("json:" if json_schema else "gbnf:") + text
+        grammar = self._grammars.get(key)
+        if grammar is None:
+            llama_cpp = _import_llama_cpp()
+            try:
+                if json_schema:
+                    grammar = llama_cpp.LlamaGrammar.from_json_schema(text, verbose=False)
+                else:
+                    grammar = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+            except (ValueError, RuntimeError, TypeError) as exc:
+                kind = "JSON schema" if json_schema else "grammar"
+                raise ConfigurationError(f"llama.cpp cannot use this {kind}: {exc}", backend=self.name) from exc
+            self._check_grammar(grammar._grammar, llama_cpp)
+            self._grammars[key] = grammar
+        return grammar
+
+    def _check_grammar(self, gbnf: str, llama_cpp: Any) -> None:
+        vocab = getattr(getattr(self.llm, "_model", None), "vocab", None)
+        if vocab is None:  # pragma: no cover - an unfamiliar llama-cpp-python; let it parse at use
+            return
+        sampler = llama_cpp.llama_sampler_init_grammar(vocab, gbnf.encode("utf-8"), b"root")
+        if not sampler:
+            raise ConfigurationError(
+                "llama.cpp could not parse the GBNF grammar (its parser printed the reason to stderr); "
+                "a grammar needs a 'root' rule and no left recursion",
+                backend=self.name,
+                model=self.model,
+            )
+        llama_cpp.llama_sampler_free(sampler)
+
+    @contextmanager
+    def _normalize_errors(self) -> Iterator[None]:
+        """Turn llama-cpp-python's exceptions into BackendError, keeping the original as the cause."""
+        try:
+            yield
+        except NeurosymError:
+            raise
+        except ValueError as exc:
+            message = str(exc)
+            if "context window" in message or "exceed" in message:
+                raise BackendError(
+                    f"the prompt does not fit the model's context window: {message}; "
+                    "shorten the prompt or load the model with a larger n_ctx",
+                    backend=self.name,
+                    model=self.model,
+                ) from exc
+            raise BackendError(
+                f"llama.cpp rejected the request: {message}", backend=self.name, model=self.model
+            ) from exc
+        except TypeError as exc:  # an option llama-cpp-python does not know, e.g. from settings.extra
+            raise ConfigurationError(
+                f"llama.cpp rejected the sampling options: {exc}", backend=self.name, model=self.model
+            ) from exc
+        except (RuntimeError, OSError, KeyError) as exc:
+            raise BackendError(
+                f"llama.cpp failed: {type(exc).__name__}: {exc}", backend=self.name, model=self.model
+            ) from exc
+
+
+def _sample(response: Mapping[str, Any]) -> Sample:
+    choice = response["choices"][0]
+    text = choice.get("message", {}).get("content") or ""
+    return Sample(text, choice.get("finish_reason"), int(response.get("usage", {}).get("completion_tokens", 0)))
+
+
+def from_llamacpp(llm: Llama, model_name: str | None = None, **options: Any) -> LlamaCppBackend:
+    """Wrap a ``llama_cpp.Llama`` you loaded; ``options`` go to :class:`LlamaCppBackend`.
+
+    Example:
+        >>> from_llamacpp(object(), model_name="m").model
+        'm'
+
+    """
+    return LlamaCppBackend(llm, model_name, **options)

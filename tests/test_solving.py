@@ -1,0 +1,92 @@
+import json
+
+import pytest
+
+from neurosym.errors import BackendConnectionError, ConfigurationError
+from neurosym.settings import SamplingSettings
+from neurosym.solving import solve
+from neurosym.translators.backends.replay import RecordingBackend, ReplayBackend
+from neurosym.translators.backends.scripted import ScriptedBackend
+from neurosym.types import EntailmentLabel
+
+TEXT = "All dogs are animals. Rex is a dog. Tom is a cat. Is Rex an animal?"
+GOOD = "Premises:\n1. ∀x (Dog(x) → Animal(x))\n2. Dog(rex)\n3. Cat(tom)\nConclusion:\nAnimal(rex)"
+
+
+def test_solve_maps_the_proof_back_to_english_premises():
+    result = solve(TEXT, llm=ScriptedBackend([GOOD]))
+    assert result.answer == EntailmentLabel.TRUE
+    assert result.verdict.status == "proved"
+    assert result.premises_used == [(1, "All dogs are animals."), (2, "Rex is a dog.")]
+    assert result.translation is not None and result.translation.conclusion == "Animal(rex)"
+    text = result.render()
+    assert "Answer: True" in text and "Premises used: 1, 2" in text and "Dog(rex)" in text
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["answer"] == "True" and data["settings"]["temperature"] == 0.0
+
+
+def test_solve_with_structured_premises_and_settings_reach_the_backend():
+    backend = ScriptedBackend([GOOD])
+    solve(
+        premises=["All dogs are animals.", "Rex is a dog.", "Tom is a cat."],
+        conclusion="Rex is an animal.",
+        llm=backend,
+        settings=SamplingSettings(max_tokens=77),
+    )
+    [(requests, settings)] = backend.calls
+    assert settings.max_tokens == 77 and settings.temperature == 0.0
+    assert requests[0].messages[-1].content.endswith("Conclusion: Rex is an animal.")
+
+
+def test_garbage_from_the_model_is_an_invalid_verdict_not_an_exception():
+    result = solve(TEXT, llm=ScriptedBackend(["I'm sorry, I can't do logic."]))
+    assert result.answer is None
+    assert result.verdict.status == "invalid"
+    assert "could not read" in result.verdict.message
+    assert result.raw_output.startswith("I'm sorry")
+
+
+def test_malformed_formula_and_signature_clash_from_the_model():
+    bad = GOOD.replace("Dog(rex)\n", "Dog(rex\n")
+    assert solve(TEXT, llm=ScriptedBackend([bad])).verdict.status == "invalid"
+    clash = GOOD.replace("Cat(tom)", "Owns(tom, Dog)")
+    result = solve(TEXT, llm=ScriptedBackend([clash]))
+    assert result.verdict.status == "invalid" and "'Dog'" in result.verdict.message
+    repaired = solve(TEXT, llm=ScriptedBackend([clash]), repair_signature_clashes=True)
+    assert repaired.answer == EntailmentLabel.TRUE
+
+
+def test_inconsistent_translation_answers_nothing():
+    inconsistent = GOOD.replace("Cat(tom)", "¬Dog(rex)")
+    result = solve(TEXT, llm=ScriptedBackend([inconsistent]))
+    assert result.answer is None and result.verdict.status == "inconsistent"
+    assert "contradict" in result.render()
+
+
+def test_backend_failure_propagates_as_a_backend_error():
+    with pytest.raises(BackendConnectionError):
+        solve(TEXT, llm=ScriptedBackend([BackendConnectionError("server down", backend="openai")]))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"text": ""},
+        {"text": "x" * 30_000},
+        {"text": TEXT, "target": "lean"},
+        {"premises": ["A."], "conclusion": None},
+        {"text": TEXT, "llm": 42},
+        {"text": TEXT, "llm": "nonsense"},
+    ],
+)
+def test_bad_arguments_are_configuration_errors(kwargs):
+    with pytest.raises(ConfigurationError):
+        solve(**kwargs)
+
+
+def test_record_and_replay_reproduce_a_solve(tmp_path):
+    cassette = tmp_path / "solve.jsonl"
+    first = solve(TEXT, llm=RecordingBackend(ScriptedBackend([GOOD]), cassette))
+    again = solve(TEXT, llm=ReplayBackend(cassette))
+    assert again.raw_output == first.raw_output
+    assert again.verdict.status == first.verdict.status == "proved"
