@@ -49,7 +49,7 @@ def read_fol_input(text: str, *, conclusion: str | None = None, fmt: str = "auto
     ``conclusion-FOL`` keys work too).
 
     Example:
-        >>> p = read_fol_input("P(a)\\n# a comment\\n∀x (P(x) → Q(x))\\n⊢ Q(a)\\n")
+        >>> p = read_fol_input("P(a)\n# a comment\n∀x (P(x) → Q(x))\n⊢ Q(a)\n")
         >>> p.premises, p.conclusion, p.lines
         (['P(a)', '∀x (P(x) → Q(x))'], 'Q(a)', [1, 3, 4])
 

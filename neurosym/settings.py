@@ -57,8 +57,8 @@ class SamplingSettings:
         r"""The fields that are set, for results files and cache keys.
 
         Example:
-            >>> SamplingSettings(n=2, stop=("\\n\\n",)).to_dict()
-            {'n': 2, 'stop': ['\\n\\n']}
+            >>> SamplingSettings(n=2, stop=("\n\n",)).to_dict()
+            {'n': 2, 'stop': ['\n\n']}
 
         """
         out: dict[str, Any] = {}

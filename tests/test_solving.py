@@ -10,7 +10,10 @@ from neurosym.translators.backends.scripted import ScriptedBackend
 from neurosym.types import EntailmentLabel
 
 TEXT = "All dogs are animals. Rex is a dog. Tom is a cat. Is Rex an animal?"
-GOOD = "Premises:\n1. ∀x (Dog(x) → Animal(x))\n2. Dog(rex)\n3. Cat(tom)\nConclusion:\nAnimal(rex)"
+GOOD = (
+    "Premises:\n1. All dogs are animals.\nFOL: ∀x (Dog(x) → Animal(x))\n2. Rex is a dog.\nFOL: Dog(rex)\n"
+    "3. Tom is a cat.\nFOL: Cat(tom)\nConclusion:\nIs Rex an animal?\nFOL: Animal(rex)"
+)
 
 
 def test_solve_maps_the_proof_back_to_english_premises():

@@ -5,9 +5,10 @@ EBNF, so one grammar text constrains both. It is built from the Lark grammar tha
 :func:`neurosym.fol.parse_formula` uses (the single source of the syntax):
 
 * the rules come from Lark's own BNF (``Lark(...).rules``). Lark's left-recursive helper rules
-  for ``x*`` become repetitions again, alternatives that share a prefix are left-factored (so
-  llama.cpp does not track the same parse twice), and the ``?``/inline/alias marks are dropped
-  because they only shape the tree, not the language;
+  for ``x*`` become repetitions again (llama.cpp refuses left recursion); a leading rule whose
+  first token overlaps another alternative's is inlined (``atom`` starts with ``term``) and
+  alternatives that share a prefix are left-factored, so llama.cpp does not follow two parses of
+  the same text; the ``?``/inline/alias marks are dropped because they only shape the tree;
 * every terminal gets one canonical spelling: the Unicode symbol for connectives and quantifiers
   (``∀ ∃ ¬ ∧ ∨ ⊕ → ↔ = ≠``), never the ASCII keywords. Names and variables are
   ``[A-Za-z][A-Za-z0-9_]*`` minus the keywords that the lexer would read as connectives

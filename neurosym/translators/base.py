@@ -222,6 +222,8 @@ class LLMBackend(Protocol):
 
     name: ClassVar[str]
     model: str
+    supports_grammar: bool
+    """Whether grammar constraints are applied (callers switch constrained decoding on by it)."""
 
     def generate(
         self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None

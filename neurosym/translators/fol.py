@@ -2,20 +2,25 @@ r"""Natural language to first-order logic: prompts, the output grammar, and read
 
 The prompt shows a few worked examples from FOLIO *train* (``prompts/fol_fewshot.json``; never
 validation) as earlier chat turns, then the problem as numbered premises and a conclusion. The
-model answers in a fixed layout, one formula per premise, in order::
+model answers in a fixed layout that repeats each sentence before its formula (small models
+translate a sentence far better with it right in front of them), in order::
 
     Premises:
-    1. ∀x (Dog(x) → Animal(x))
-    2. Dog(rex)
+    1. All dogs are animals.
+    FOL: ∀x (Dog(x) → Animal(x))
+    2. Rex is a dog.
+    FOL: Dog(rex)
     Conclusion:
-    Animal(rex)
+    Is Rex an animal?
+    FOL: Animal(rex)
 
-With constrained decoding, :func:`output_gbnf` limits the model to exactly that layout, with each
-formula drawn from the FOL grammar (see :mod:`neurosym.fol.gbnf`), so a syntactically invalid
-formula cannot be produced. :func:`parse_fol_output` also reads unconstrained, chatty output.
+With constrained decoding, :func:`output_gbnf` limits the model to exactly that layout (the
+sentences are copied verbatim), with each formula drawn from the FOL grammar (see
+:mod:`neurosym.fol.gbnf`), so a syntactically invalid formula cannot be produced.
+:func:`parse_fol_output` also reads unconstrained, chatty output.
 
 Example:
-    >>> parse_fol_output("Sure! Here it is:\\n```\\nPremises:\\n1. Dog(rex)\\nConclusion:\\nAnimal(rex)\\n```")
+    >>> parse_fol_output("Sure! Here it is:\n```\nPremises:\n1. Dog(rex)\nConclusion:\nAnimal(rex)\n```")
     FolTranslation(premises=('Dog(rex)',), conclusion='Animal(rex)')
 
 """
@@ -48,8 +53,9 @@ SYSTEM_PROMPT = (
     "such as Dog(x) or Owns(john, x), and constants in lowerCamelCase, such as rex or newYork. "
     "Use only the symbols ∀ ∃ ¬ ∧ ∨ → ↔ ⊕ = ≠ and brackets. Give every name one meaning: never use the same "
     "word as a predicate and as a constant, and always give a predicate the same number of arguments. "
-    "Write one formula for each premise, in order, then one formula for the conclusion (turn a question into "
-    "the statement it asks about). Answer in exactly the layout of the examples and write nothing else."
+    "Repeat each premise, in order, and write its formula on the next line after 'FOL:'; then do the same for "
+    "the conclusion. Turn a question into the statement it asks about, without negating it: 'Is Ann a doctor?' "
+    "becomes Doctor(ann). Answer in exactly the layout of the examples and write nothing else."
 )
 
 
@@ -81,11 +87,16 @@ def _problem_text(premises: tuple[str, ...] | list[str], conclusion: str) -> str
     return "\n".join(lines)
 
 
-def _answer_text(premises: list[str], conclusion: str) -> str:
+def _answer_text(premises: list[str], formulas: list[str], conclusion: str, conclusion_formula: str) -> str:
     lines = ["Premises:"]
-    lines += [f"{i}. {p}" for i, p in enumerate(premises, start=1)]
-    lines += ["Conclusion:", conclusion]
+    for i, (sentence, formula) in enumerate(zip(premises, formulas), start=1):
+        lines += [f"{i}. {_one_line(sentence)}", f"FOL: {formula}"]
+    lines += ["Conclusion:", _one_line(conclusion), f"FOL: {conclusion_formula}"]
     return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -124,23 +135,36 @@ def problem_from_text(text: str) -> Problem:
     return Problem(text=text, premises=premises, conclusion=conclusion)
 
 
-def output_gbnf(num_premises: int | None = None) -> str:
-    r"""GBNF for the answer layout; with ``num_premises``, exactly that many numbered formulas.
+def _gbnf_literal(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def output_gbnf(problem: Problem | None = None) -> str:
+    r"""GBNF for the answer layout; for a ``problem``, its sentences verbatim, one formula after each.
+
+    Without a problem, any number of numbered sentences is allowed.
 
     Example:
-        >>> print(output_gbnf(2).splitlines()[0])
-        root ::= "Premises:\\n" "1. " fol-formula "\\n" "2. " fol-formula "\\n" "Conclusion:\\n" fol-formula
+        >>> p = Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?")
+        >>> print(output_gbnf(p).splitlines()[0])
+        root ::= "Premises:\n" "1. Rex is a dog.\nFOL: " fol-formula "\n" "Conclusion:\n" "Is Rex a dog?\nFOL: " fol-formula
 
     """
     from neurosym.fol.gbnf import formula_gbnf
 
-    if num_premises is None:
-        body = '( [1-9] [0-9]? ". " fol-formula "\\n" )+'
+    if problem is None:
+        body = '( [1-9] [0-9]? ". " [^\\n]+ "\\nFOL: " fol-formula "\\n" )+'
+        conclusion = '[^\\n]+ "\\nFOL: "'
     else:
-        if num_premises < 1:
-            raise ConfigurationError(f"num_premises must be at least 1, got {num_premises}")
-        body = " ".join(f'"{i}. " fol-formula "\\n"' for i in range(1, num_premises + 1))
-    root = f'root ::= "Premises:\\n" {body} "Conclusion:\\n" fol-formula'
+        if problem.conclusion is None or not problem.premises:
+            raise ConfigurationError("the problem needs premises and a conclusion")
+        body = " ".join(
+            _gbnf_literal(f"{i}. {_one_line(p)}\nFOL: ") + ' fol-formula "\\n"'
+            for i, p in enumerate(problem.premises, start=1)
+        )
+        conclusion = _gbnf_literal(f"{_one_line(problem.conclusion)}\nFOL: ")
+    root = f'root ::= "Premises:\\n" {body} "Conclusion:\\n" {conclusion} fol-formula'
     return root + "\n" + formula_gbnf()
 
 
@@ -151,7 +175,7 @@ def build_fol_request(problem: Problem, *, constrained: bool = True) -> Generati
         >>> p = Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?")
         >>> r = build_fol_request(p, constrained=False)
         >>> r.messages[-1].content
-        'Premises:\\n1. Rex is a dog.\\nConclusion: Is Rex a dog?'
+        'Premises:\n1. Rex is a dog.\nConclusion: Is Rex a dog?'
 
     """
     if problem.conclusion is None or not problem.premises:
@@ -160,14 +184,16 @@ def build_fol_request(problem: Problem, *, constrained: bool = True) -> Generati
     messages = [Message("system", SYSTEM_PROMPT)]
     for example in fewshot_examples():
         messages.append(Message("user", _problem_text(example["premises"], example["conclusion"])))
-        messages.append(Message("assistant", _answer_text(example["premises_fol"], example["conclusion_fol"])))
+        answer = _answer_text(example["premises"], example["premises_fol"], example["conclusion"], example["conclusion_fol"])
+        messages.append(Message("assistant", answer))
     messages.append(Message("user", _problem_text(problem.premises, problem.conclusion)))
-    constraint = Constraint("grammar", output_gbnf(len(problem.premises))) if constrained else None
+    constraint = Constraint("grammar", output_gbnf(problem)) if constrained else None
     return GenerationRequest(tuple(messages), constraint)
 
 
 _FENCE = re.compile(r"^\s*```[\w-]*\s*$")
 _HEADER = re.compile(r"^[#*\s]*(premises?|conclusion|question|hypothes[ie]s)[*\s]*:[*\s]*(.*)$", re.IGNORECASE)
+_FOL_LINE = re.compile(r"^[\s*`>-]*FOL[*`]*\s*:\s*(.*)$", re.IGNORECASE)
 _NUMBERED = re.compile(r"^\s*(?:[-*•]\s*)?(?:\(?\d{1,3}[.):]\s*|premise\s*\d+\s*[:.)]\s*)?(.*)$", re.IGNORECASE)
 
 
@@ -199,7 +225,7 @@ def parse_fol_output(text: str, *, expected_premises: int | None = None) -> FolT
             ``expected_premises``; ``raw_output`` holds the text.
 
     Example:
-        >>> parse_fol_output("**Premises:**\\n- Rex is a dog: Dog(rex)\\n**Conclusion:** Animal(rex)")
+        >>> parse_fol_output("**Premises:**\n- Rex is a dog: Dog(rex)\n**Conclusion:** Animal(rex)")
         FolTranslation(premises=('Dog(rex)',), conclusion='Animal(rex)')
 
     """
@@ -207,6 +233,8 @@ def parse_fol_output(text: str, *, expected_premises: int | None = None) -> FolT
     premises: list[str] = []
     conclusion: str | None = None
     section: str | None = None
+    if any(_FOL_LINE.match(line) for line in lines):
+        return _parse_fol_lines(text, lines, expected_premises)
     for line in lines:
         header = _HEADER.match(line)
         if header:
@@ -232,10 +260,33 @@ def parse_fol_output(text: str, *, expected_premises: int | None = None) -> FolT
             parser="fol-output",
             raw_output=text[-2000:],
         )
-    if expected_premises is not None and len(premises) != expected_premises:
+    return _checked(text, premises, conclusion, expected_premises)
+
+
+def _checked(text: str, premises: list[str], conclusion: str | None, expected: int | None) -> FolTranslation:
+    if conclusion is None or not conclusion:
         raise ParseError(
-            f"the model wrote {len(premises)} premise formulas for {expected_premises} premises",
+            "no conclusion formula found in the model output (expected a 'Conclusion:' section)",
+            parser="fol-output",
+            raw_output=text[-2000:],
+        )
+    if expected is not None and len(premises) != expected:
+        raise ParseError(
+            f"the model wrote {len(premises)} premise formulas for {expected} premises",
             parser="fol-output",
             raw_output=text[-2000:],
         )
     return FolTranslation(tuple(premises), conclusion)
+
+
+def _parse_fol_lines(text: str, lines: list[str], expected: int | None) -> FolTranslation:
+    """The sentence-then-``FOL:`` layout: formulas before the Conclusion header are premises."""
+    boundary = next(
+        (i for i, line in enumerate(lines) if (h := _HEADER.match(line)) and h.group(1).lower() in ("conclusion", "question")),
+        None,
+    )
+    found = [(i, m.group(1).strip("`* \t")) for i, line in enumerate(lines) if (m := _FOL_LINE.match(line))]
+    premises = [f for i, f in found if boundary is None or i < boundary]
+    after = [f for i, f in found if boundary is not None and i > boundary]
+    conclusion = after[0] if after else (premises.pop() if boundary is None and len(premises) >= 2 else None)
+    return _checked(text, premises, conclusion, expected)

@@ -39,12 +39,20 @@ def test_request_layout_and_constraint():
     assert roles == ["user", "assistant"] * len(fewshot_examples())
     constrained = build_fol_request(problem, constrained=True)
     assert constrained.constraint is not None and constrained.constraint.kind == "grammar"
-    assert '"1. " fol-formula' in constrained.constraint.value and '"3. "' not in constrained.constraint.value
+    grammar = constrained.constraint.value
+    assert '"1. All dogs are animals.\\nFOL: " fol-formula' in grammar
+    assert '"Is Rex an animal?\\nFOL: " fol-formula' in grammar
+    assert '"3. ' not in grammar
 
 
 @pytest.mark.parametrize(
     "output",
     [
+        "Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\n2. Dogs are animals.\nFOL: ∀x (Dog(x) → Animal(x))\n"
+        "Conclusion:\nIs Rex an animal?\nFOL: Animal(rex)",
+        "```\nPremises:\n1. Rex is a dog.\n**FOL:** `Dog(rex)`\n2. x\nFOL: ∀x (Dog(x) → Animal(x))\n"
+        "**Conclusion:**\nIs Rex an animal?\nFOL: Animal(rex)\n```\nDone.",
+        "1. Rex is a dog.\nFOL: Dog(rex)\n2. Dogs are animals.\nFOL: ∀x (Dog(x) → Animal(x))\nFOL: Animal(rex)",
         "Premises:\n1. Dog(rex)\n2. ∀x (Dog(x) → Animal(x))\nConclusion:\nAnimal(rex)",
         "```\nPremises:\n1. Dog(rex)\n2. ∀x (Dog(x) → Animal(x))\nConclusion:\nAnimal(rex)\n```\nHope this helps!",
         "Here you go.\n**Premises:**\n- Rex is a dog: Dog(rex)\n- ∀x (Dog(x) → Animal(x))\n**Conclusion:** Animal(rex)",

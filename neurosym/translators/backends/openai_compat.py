@@ -239,6 +239,11 @@ class OpenAICompatBackend:
         self._semaphore: asyncio.Semaphore | None = None
         self._finalizer = weakref.finalize(self, _shutdown, self._runner_box, client, owns_client)
 
+    @property
+    def supports_grammar(self) -> bool:
+        """Whether the server applies GBNF grammars in this ``structured_output`` mode."""
+        return self.structured_output in ("vllm", "vllm-legacy", "llamacpp")
+
     @classmethod
     def from_url(
         cls,

@@ -40,6 +40,7 @@ class ScriptedBackend:
     """
 
     name: ClassVar[str] = "scripted"
+    supports_grammar: ClassVar[bool] = False  # replies are canned; a constraint is recorded, not applied
 
     def __init__(self, script: Script, *, model: str = "scripted") -> None:
         self.script = script

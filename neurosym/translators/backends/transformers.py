@@ -134,6 +134,7 @@ class TransformersBackend:
     """
 
     name: ClassVar[str] = "transformers"
+    supports_grammar: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -155,6 +155,7 @@ class VLLMOfflineBackend:
     """
 
     name: ClassVar[str] = "vllm-offline"
+    supports_grammar: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -168,6 +169,21 @@ class VLLMOfflineBackend:
         self.model = model_name or _engine_model_name(llm)
         self.sampling_params = sampling_params
         self.settings = settings or SamplingSettings()
+
+    @classmethod
+    def from_model(cls, model: str, *, settings: SamplingSettings | None = None, **llm_kwargs: Any) -> VLLMOfflineBackend:
+        """Build a ``vllm.LLM(model, **llm_kwargs)`` (a GPU and ``neurosym[vllm]`` are needed) and wrap it.
+
+        Raises:
+            MissingDependencyError: vLLM is not installed.
+            BackendError: vLLM could not load the model.
+        """
+        vllm = _import_vllm()
+        try:
+            llm = vllm.LLM(model=model, **llm_kwargs)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BackendError(f"vLLM could not load {model}: {exc}", backend=cls.name, model=model) from exc
+        return cls(llm, model, settings=settings)
 
     def generate(
         self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None

@@ -156,3 +156,22 @@ def test_a_prompt_longer_than_the_context_is_a_backend_error(small, allow_live_r
     assert isinstance(err.__cause__, ValueError)
     assert not err.retryable
     assert str(pickle.loads(pickle.dumps(err))) == str(err)
+
+
+@pytest.mark.llm
+def test_prompt_cache_keeps_one_state_per_request_and_changes_no_output(small, allow_live_requests):
+    requests = [GenerationRequest.from_prompt(f"Spell the word {w}.", system="Be terse.") for w in ("cat", "dog")]
+    settings = SamplingSettings(n=3, max_tokens=6)
+    plain = [small.generate([r], settings=settings)[0].texts for r in (*requests, requests[0])]
+    cached = LlamaCppBackend(small.llm, small.model, prompt_cache=64 << 20)
+    try:
+        states = []
+        texts = []
+        for r in (*requests, requests[0]):
+            texts.append(cached.generate([r], settings=settings)[0].texts)
+            states.append(len(small.llm.cache.cache_state))
+        assert texts == plain
+        assert states[:2] == [1, 2]  # one saved state per request, not one per sample
+        assert small.llm.cache is not None
+    finally:
+        small.llm.set_cache(None)
