@@ -96,6 +96,7 @@ def check_fol(
         >>> bad = check_fol(["P(a) ∧"], "P(a)")
         >>> bad.status, bad.details["reason"].split(" (")[0], bad.details["column"]
         ('invalid', 'formula ends too early', 7)
+
     """
     if timeout <= 0:
         raise ConfigurationError(f"timeout must be positive, got {timeout}")

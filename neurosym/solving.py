@@ -108,7 +108,7 @@ class SolveResult:
                 zip(self.problem.premises, self.translation.premises, strict=False), start=1
             ):
                 lines.append(f"  {i:>2}. {_clip(text, width):<{width}}  {formula}")
-            lines.append(f"   ⊢ {_clip(self.problem.conclusion or '', width):<{width}}  {self.translation.conclusion}")
+            lines.append(f"   ⊢  {_clip(self.problem.conclusion or '', width):<{width}}  {self.translation.conclusion}")
         if self.premises_used:
             lines.append("Premises used: " + ", ".join(str(i) for i, _ in self.premises_used))
         elif v.certificate is not None and v.status != "inconsistent":

@@ -89,7 +89,7 @@ def _problem_text(premises: tuple[str, ...] | list[str], conclusion: str) -> str
 
 def _answer_text(premises: list[str], formulas: list[str], conclusion: str, conclusion_formula: str) -> str:
     lines = ["Premises:"]
-    for i, (sentence, formula) in enumerate(zip(premises, formulas), start=1):
+    for i, (sentence, formula) in enumerate(zip(premises, formulas, strict=True), start=1):
         lines += [f"{i}. {_one_line(sentence)}", f"FOL: {formula}"]
     lines += ["Conclusion:", _one_line(conclusion), f"FOL: {conclusion_formula}"]
     return "\n".join(lines)
@@ -146,9 +146,9 @@ def output_gbnf(problem: Problem | None = None) -> str:
     Without a problem, any number of numbered sentences is allowed.
 
     Example:
-        >>> p = Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?")
+        >>> p = Problem(premises=("Rex is a dog.",), conclusion="Is he?")
         >>> print(output_gbnf(p).splitlines()[0])
-        root ::= "Premises:\n" "1. Rex is a dog.\nFOL: " fol-formula "\n" "Conclusion:\n" "Is Rex a dog?\nFOL: " fol-formula
+        root ::= "Premises:\n" "1. Rex is a dog.\nFOL: " fol-formula "\n" "Conclusion:\n" "Is he?\nFOL: " fol-formula
 
     """
     from neurosym.fol.gbnf import formula_gbnf
@@ -184,7 +184,9 @@ def build_fol_request(problem: Problem, *, constrained: bool = True) -> Generati
     messages = [Message("system", SYSTEM_PROMPT)]
     for example in fewshot_examples():
         messages.append(Message("user", _problem_text(example["premises"], example["conclusion"])))
-        answer = _answer_text(example["premises"], example["premises_fol"], example["conclusion"], example["conclusion_fol"])
+        answer = _answer_text(
+            example["premises"], example["premises_fol"], example["conclusion"], example["conclusion_fol"]
+        )
         messages.append(Message("assistant", answer))
     messages.append(Message("user", _problem_text(problem.premises, problem.conclusion)))
     constraint = Constraint("grammar", output_gbnf(problem)) if constrained else None
@@ -282,7 +284,11 @@ def _checked(text: str, premises: list[str], conclusion: str | None, expected: i
 def _parse_fol_lines(text: str, lines: list[str], expected: int | None) -> FolTranslation:
     """The sentence-then-``FOL:`` layout: formulas before the Conclusion header are premises."""
     boundary = next(
-        (i for i, line in enumerate(lines) if (h := _HEADER.match(line)) and h.group(1).lower() in ("conclusion", "question")),
+        (
+            i
+            for i, line in enumerate(lines)
+            if (h := _HEADER.match(line)) and h.group(1).lower() in ("conclusion", "question")
+        ),
         None,
     )
     found = [(i, m.group(1).strip("`* \t")) for i, line in enumerate(lines) if (m := _FOL_LINE.match(line))]

@@ -171,12 +171,15 @@ class VLLMOfflineBackend:
         self.settings = settings or SamplingSettings()
 
     @classmethod
-    def from_model(cls, model: str, *, settings: SamplingSettings | None = None, **llm_kwargs: Any) -> VLLMOfflineBackend:
+    def from_model(
+        cls, model: str, *, settings: SamplingSettings | None = None, **llm_kwargs: Any
+    ) -> VLLMOfflineBackend:
         """Build a ``vllm.LLM(model, **llm_kwargs)`` (a GPU and ``neurosym[vllm]`` are needed) and wrap it.
 
         Raises:
             MissingDependencyError: vLLM is not installed.
             BackendError: vLLM could not load the model.
+
         """
         vllm = _import_vllm()
         try:
