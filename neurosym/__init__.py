@@ -28,6 +28,9 @@ from neurosym.errors import (
 )
 from neurosym.fol import parse_formula, parse_formulas
 from neurosym.provers import get_prover, list_provers
+from neurosym.settings import SamplingSettings
+from neurosym.solving import SolveResult, solve
+from neurosym.translators.backends import get_backend
 from neurosym.types import (
     Answer,
     AnswerKind,
@@ -63,6 +66,8 @@ __all__ = [
     "Problem",
     "ProofAnswer",
     "RateLimitError",
+    "SamplingSettings",
+    "SolveResult",
     "SolverCrashedError",
     "SolverError",
     "SolverUnavailableError",
@@ -72,8 +77,10 @@ __all__ = [
     "__version__",
     "check_fol",
     "combine_verdicts",
+    "get_backend",
     "get_prover",
     "list_provers",
     "parse_formula",
     "parse_formulas",
+    "solve",
 ]

@@ -23,6 +23,8 @@ PUBLIC = {
     "Problem",
     "ProofAnswer",
     "RateLimitError",
+    "SamplingSettings",
+    "SolveResult",
     "SolverCrashedError",
     "SolverError",
     "SolverUnavailableError",
@@ -32,10 +34,12 @@ PUBLIC = {
     "__version__",
     "check_fol",
     "combine_verdicts",
+    "get_backend",
     "get_prover",
     "list_provers",
     "parse_formula",
     "parse_formulas",
+    "solve",
 }
 
 
