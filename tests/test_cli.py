@@ -158,3 +158,77 @@ def test_console_script_runs_as_a_module(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("False")
+
+
+SOLVE_TEXT = "All dogs are animals. Rex is a dog. Is Rex an animal?"
+SOLVE_OUTPUT = (
+    "Premises:\n1. All dogs are animals.\nFOL: ∀x (Dog(x) → Animal(x))\n2. Rex is a dog.\nFOL: Dog(rex)\n"
+    "Conclusion:\nIs Rex an animal?\nFOL: Animal(rex)"
+)
+
+
+def recorded_cassette(tmp_path: Path, reply: str) -> str:
+    """A cassette recorded from a scripted model, as `neurosym solve --record` would write it."""
+    from neurosym.solving import solve
+    from neurosym.translators.backends.replay import RecordingBackend
+    from neurosym.translators.backends.scripted import ScriptedBackend
+
+    path = tmp_path / "solve.jsonl"
+    solve(SOLVE_TEXT, llm=RecordingBackend(ScriptedBackend([reply]), path))
+    return str(path)
+
+
+def test_solve_replays_a_cassette(tmp_path, capsys):
+    cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)
+    assert main(["solve", SOLVE_TEXT, "--llm", f"replay:{cassette}"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Answer: True  (proved, z3)")
+    assert "Premises used: 1, 2" in out and "Dog(rex)" in out
+
+
+def test_solve_json_and_unreadable_model_output(tmp_path, capsys):
+    cassette = recorded_cassette(tmp_path, "Sorry, I can't help.")
+    assert main(["solve", SOLVE_TEXT, "--llm", f"replay:{cassette}", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"]["status"] == "invalid" and data["raw_output"] == "Sorry, I can't help."
+
+
+def test_solve_cassette_miss_is_a_clear_error(tmp_path, capsys):
+    cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)
+    assert main(["solve", "Cats purr. Tom is a cat. Does Tom purr?", "--llm", f"replay:{cassette}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("CassetteMiss: ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["solve", "   "], "the problem text is empty"),
+        (["solve", "x. " * 20_000 + "y?", "--llm", "replay:none.jsonl"], "no cassette"),
+        (["solve", SOLVE_TEXT, "--llm", "embeded"], "did you mean 'embedded'"),
+        (["solve", "Is it raining?", "--llm", "replay:none.jsonl"], "no cassette"),
+    ],
+)
+def test_solve_bad_input_exits_2_with_a_message(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_solve_enormous_text_is_refused(tmp_path, capsys):
+    cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)
+    assert main(["solve", "A dog barks. " * 5_000 + "Does it?", "--llm", f"replay:{cassette}"]) == 2
+    assert "too long" in capsys.readouterr().err
+
+
+def test_solve_against_a_dead_server(allow_live_requests, capsys):
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv = ["solve", SOLVE_TEXT, "--llm", "openai:some-model", "--base-url", f"http://127.0.0.1:{port}/v1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("BackendConnectionError: ")
+    assert f"127.0.0.1:{port}" in err and "Traceback" not in err
