@@ -1,0 +1,104 @@
+r"""First-order logic as a loop target: FOLIO-style prompts, Z3 (and E), entailment labels.
+
+Example:
+    >>> from neurosym.types import Problem
+    >>> target = FolTarget(constrained=False)
+    >>> problem = Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?")
+    >>> output = "Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\nConclusion:\nIs Rex a dog?\nFOL: Dog(rex)"
+    >>> f = target.parse(problem, output)
+    >>> verdict = target.check(f, timeout_s=5)
+    >>> verdict.status, target.answer_key(verdict)
+    ('proved', 'True')
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from neurosym.checking import check_fol
+from neurosym.fol.parser import parse_formula
+from neurosym.fol.syntax import EntailmentProblem
+from neurosym.translators.base import GenerationRequest, Message
+from neurosym.translators.fol import FolTranslation, build_fol_request, parse_fol_output, problem_from_text
+from neurosym.types import Formalization, Problem, Verdict
+
+__all__ = ["FolTarget"]
+
+
+@dataclass(frozen=True)
+class FolTarget:
+    """Natural-language entailment problems through first-order logic.
+
+    Args:
+        constrained: ask for grammar-constrained decoding (set it False for a backend without
+            grammar support, which would refuse or ignore the constraint).
+        provers: provers to run; several are cross-checked.
+        repair_signature_clashes: rename clashing names apart instead of an ``invalid`` verdict.
+
+    """
+
+    name: ClassVar[str] = "fol"
+    constrained: bool = True
+    provers: Sequence[str] = field(default=("z3",))
+    repair_signature_clashes: bool = False
+
+    def _structured(self, problem: Problem) -> Problem:
+        if problem.conclusion is None or not problem.premises:
+            return problem_from_text(problem.text)
+        return problem
+
+    def request(self, problem: Problem) -> GenerationRequest:
+        """The few-shot FOL prompt for ``problem`` (see :mod:`neurosym.translators.fol`)."""
+        return build_fol_request(self._structured(problem), constrained=self.constrained)
+
+    def parse(self, problem: Problem, output: str) -> Formalization:
+        """Read the formulas; raises ParseError when the layout or a formula is malformed."""
+        structured = self._structured(problem)
+        translation: FolTranslation = parse_fol_output(output, expected_premises=len(structured.premises))
+        premises = tuple(parse_formula(text) for text in translation.premises)
+        conclusion = parse_formula(translation.conclusion)
+        source = "\n".join([*translation.premises, "⊢ " + translation.conclusion])
+        return Formalization("fol", source, EntailmentProblem(premises, conclusion))
+
+    def check(self, formalization: Formalization, *, timeout_s: float) -> Verdict:
+        """Decide with :func:`neurosym.check_fol` (signature check, provers, cross-check)."""
+        problem = formalization.parsed
+        if not isinstance(problem, EntailmentProblem):
+            raise TypeError(f"a FOL formalization holds an EntailmentProblem, not {type(problem).__name__}")
+        return check_fol(
+            list(problem.premises),
+            problem.conclusion,
+            timeout=timeout_s,
+            provers=tuple(self.provers),
+            repair_signature_clashes=self.repair_signature_clashes,
+        )
+
+    def answer_key(self, verdict: Verdict) -> Hashable | None:
+        """The entailment label (``'True'``, ``'False'``, ``'Uncertain'``) of a decided verdict."""
+        if not verdict.decided or verdict.answer is None:
+            return None
+        return getattr(verdict.answer, "value", str(verdict.answer))
+
+    def repair_request(
+        self, problem: Problem, previous: GenerationRequest, output: str, feedback: str
+    ) -> GenerationRequest:
+        """Show the model its previous answer and the parser's or prover's complaint; ask again.
+
+        Example:
+            >>> from neurosym.types import Problem
+            >>> t = FolTarget(constrained=False)
+            >>> p = Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?")
+            >>> r = t.repair_request(p, t.request(p), "Premises: ...", "formula 1 is not well formed")
+            >>> [m.role for m in r.messages[-2:]], r.messages[-1].content.startswith("Your answer has a problem")
+            (['assistant', 'user'], True)
+
+        """
+        follow_up = (
+            f"Your answer has a problem: {feedback.strip()}\n"
+            "Write the whole answer again, corrected, in exactly the same layout."
+        )
+        messages = (*previous.messages, Message("assistant", output), Message("user", follow_up))
+        return GenerationRequest(messages, previous.constraint)
