@@ -1,0 +1,340 @@
+r"""The feedback loop: sample translations, repair them from prover feedback, vote, or abstain.
+
+One :class:`Strategy` describes all four behaviours, which combine:
+
+- **vote** (``samples=K``): K samples; the answer is the majority over samples whose
+  formalization parsed and was decided.
+- **first-verified** (``first_verified=True``): stop at the first decided verdict, for sound
+  verifiers (a kernel-checked proof).
+- **repair** (``repair_rounds=R``): an unreadable or undecided sample goes back to the model with
+  the parser's or prover's message, up to R times.
+- **adaptive** (``round_size=m``): sample m at a time and stop as soon as the leader cannot be
+  overtaken by the samples left, or its share of the votes reaches ``confidence``.
+
+When no answer reaches ``agreement`` (a share of the decided votes; ties never win), the result
+abstains and keeps the vote counts. Running out of a :class:`Budget` is an outcome in the result.
+
+Example:
+    >>> from neurosym.targets.fol import FolTarget
+    >>> from neurosym.translators.backends.scripted import ScriptedBackend
+    >>> from neurosym.types import Problem
+    >>> out = ("Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\nConclusion:\nIs Rex a dog?\nFOL: Dog(rex)")
+    >>> problem = Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?")
+    >>> result = refine(problem, FolTarget(constrained=False), ScriptedBackend(lambda r, i: out),
+    ...                 strategy=Strategy(samples=3))
+    >>> result.answer, result.confidence, dict(result.votes)
+    ('True', 1.0, {'True': 3})
+
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Hashable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from neurosym.errors import ConfigurationError, NeurosymError, ParseError
+from neurosym.loop.result import Attempt, Cost, LoopResult
+from neurosym.settings import SamplingSettings, merge
+from neurosym.targets.base import Target
+from neurosym.translators.base import GenerationRequest, GenerationResult, LLMBackend
+from neurosym.types import Formalization, Problem, Verdict
+
+__all__ = ["Budget", "Strategy", "refine"]
+
+Checker = Callable[[Target, Formalization, float], Verdict]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How to spend samples on one problem (see the module docstring).
+
+    Example:
+        >>> Strategy.vote(5, repair_rounds=1).to_dict()["repair_rounds"]
+        1
+
+    """
+
+    samples: int = 1
+    """Most fresh samples per problem (K)."""
+    repair_rounds: int = 0
+    """Repairs per sample after an unreadable or undecided attempt (R)."""
+    first_verified: bool = False
+    """Stop at the first decided verdict."""
+    round_size: int | None = None
+    """Samples per round for adaptive sampling; ``None`` samples all K in one round."""
+    confidence: float = 1.0
+    """Adaptive: stop once the leader's share of decided votes reaches this (with >= 2 votes)."""
+    agreement: float = 0.5
+    """Abstain unless the winner's share of decided votes is at least this."""
+    temperature: float = 0.7
+    """Sampling temperature when more than one sample is drawn (one sample is greedy)."""
+    timeout_s: float = 10.0
+    """Prover time limit per attempt."""
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ConfigurationError(f"samples must be at least 1, got {self.samples}")
+        if self.repair_rounds < 0:
+            raise ConfigurationError(f"repair_rounds must be non-negative, got {self.repair_rounds}")
+        if self.round_size is not None and self.round_size < 1:
+            raise ConfigurationError(f"round_size must be at least 1, got {self.round_size}")
+        if not 0 < self.agreement <= 1 or not 0 < self.confidence <= 1:
+            raise ConfigurationError("agreement and confidence are shares in (0, 1]")
+
+    @classmethod
+    def greedy(cls) -> Strategy:
+        """One greedy translation."""
+        return cls(samples=1, temperature=0.0)
+
+    @classmethod
+    def vote(cls, k: int = 5, *, repair_rounds: int = 0, agreement: float = 0.5) -> Strategy:
+        """Majority vote over ``k`` samples, optionally repairing failed ones."""
+        return cls(samples=k, repair_rounds=repair_rounds, agreement=agreement)
+
+    @classmethod
+    def adaptive(cls, max_samples: int = 10, *, round_size: int = 2, confidence: float = 0.8) -> Strategy:
+        """Sample in rounds; stop when the leader is safe or confident enough."""
+        return cls(samples=max_samples, round_size=round_size, confidence=confidence)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (for results files)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits per problem; ``None`` means no limit. Running out stops the loop and is recorded."""
+
+    samples: int | None = None
+    """Model samples, fresh and repairs together."""
+    tokens: int | None = None
+    """Prompt plus completion tokens."""
+    wall_s: float | None = None
+    """Wall time."""
+    prover_s: float | None = None
+    """Time in provers."""
+
+    def exceeded(self, cost: Cost) -> str | None:
+        """The first limit ``cost`` has reached, as ``budget:<name>``, or ``None``."""
+        if self.samples is not None and cost.samples >= self.samples:
+            return "budget:samples"
+        if self.tokens is not None and cost.prompt_tokens + cost.completion_tokens >= self.tokens:
+            return "budget:tokens"
+        if self.wall_s is not None and cost.wall_s >= self.wall_s:
+            return "budget:wall"
+        if self.prover_s is not None and cost.prover_s >= self.prover_s:
+            return "budget:prover"
+        return None
+
+
+def _direct_check(target: Target, formalization: Formalization, timeout_s: float) -> Verdict:
+    return target.check(formalization, timeout_s=timeout_s)
+
+
+class _Run:
+    """The mutable state of one problem's loop."""
+
+    def __init__(self, problem: Problem, target: Target, backend: LLMBackend, strategy: Strategy, budget: Budget,
+                 settings: SamplingSettings | None, checker: Checker) -> None:  # fmt: skip
+        self.problem, self.target, self.backend = problem, target, backend
+        self.strategy, self.budget, self.checker = strategy, budget, checker
+        temperature = 0.0 if strategy.samples == 1 else strategy.temperature
+        self.settings = merge(SamplingSettings(temperature=temperature, seed=0), settings)
+        self.started = time.perf_counter()
+        self.attempts: list[Attempt] = []
+        self.votes: Counter[Hashable] = Counter()
+        self.winners: dict[Hashable, Attempt] = {}
+        self.samples_drawn = 0
+        self.model_calls = 0
+        self.model_s = 0.0
+
+    def cost(self) -> Cost:
+        return Cost(
+            samples=len(self.attempts),
+            model_calls=self.model_calls,
+            prompt_tokens=sum(a.prompt_tokens for a in self.attempts),
+            completion_tokens=sum(a.completion_tokens for a in self.attempts),
+            model_s=self.model_s,
+            prover_s=sum(a.prover_s for a in self.attempts),
+            wall_s=time.perf_counter() - self.started,
+        )
+
+    def generate(self, request: GenerationRequest, n: int, seed: int, temperature: float) -> GenerationResult:
+        settings = merge(self.settings, SamplingSettings(n=n, seed=seed, temperature=temperature))
+        started = time.perf_counter()
+        [result] = self.backend.generate([request], settings=settings)
+        self.model_s += time.perf_counter() - started
+        self.model_calls += 1
+        return result
+
+    def attempt(self, output: str, *, sample: int, round_: int, repair: int, share: tuple[int, int, float]) -> Attempt:
+        """Parse and check one output."""
+        prompt_tokens, completion_tokens, latency = share
+        try:
+            formalization = self.target.parse(self.problem, output)
+        except ParseError as err:
+            return Attempt(
+                sample, round_, repair, output, parse_error=err.message,
+                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_s=latency,
+            )  # fmt: skip
+        started = time.perf_counter()
+        verdict = self.checker(self.target, formalization, self.strategy.timeout_s)
+        prover_s = time.perf_counter() - started
+        return Attempt(
+            sample, round_, repair, output,
+            formalization=formalization.source,
+            verdict=verdict.to_dict(),
+            answer=self.target.answer_key(verdict),
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_s=latency,
+            prover_s=prover_s,
+        )  # fmt: skip
+
+    def feedback(self, attempt: Attempt) -> str:
+        if attempt.parse_error:
+            return f"it could not be read: {attempt.parse_error}"
+        verdict = attempt.verdict or {}
+        return str(verdict.get("feedback") or verdict.get("message") or f"the provers answered {attempt.status}")
+
+    def record(self, attempt: Attempt) -> None:
+        self.attempts.append(attempt)
+        if attempt.answer is not None:
+            self.votes[attempt.answer] += 1
+            self.winners.setdefault(attempt.answer, attempt)
+
+
+def _shares(result: GenerationResult) -> list[tuple[int, int, float]]:
+    """Each sample's share of a call's usage: its own completion tokens, the prompt and latency split evenly.
+
+    The first sample takes the remainder of the prompt tokens, so the shares add up to the call's usage.
+    """
+    n = max(1, len(result.samples))
+    prompt = result.usage.prompt_tokens
+    shares = []
+    for i, sample in enumerate(result.samples):
+        prompt_share = prompt // n if i else prompt - (n - 1) * (prompt // n)
+        completion = sample.completion_tokens or result.usage.completion_tokens // n
+        shares.append((prompt_share, completion, result.usage.latency_s / n))
+    return shares
+
+
+def refine(
+    problem: Problem,
+    target: Target,
+    backend: LLMBackend,
+    *,
+    strategy: Strategy | None = None,
+    budget: Budget | None = None,
+    settings: SamplingSettings | None = None,
+    checker: Checker | None = None,
+) -> LoopResult:
+    """Run the feedback loop on one problem and return what it found (never raises for verdicts).
+
+    Args:
+        problem: the problem to solve.
+        target: the formal language (e.g. :class:`neurosym.targets.fol.FolTarget`).
+        backend: the LLM.
+        strategy: how to sample, repair, vote and stop (default: one greedy sample).
+        budget: per-problem limits.
+        settings: sampling settings layered over the strategy's (temperature, seed 0).
+        checker: how verdicts are computed, ``(target, formalization, timeout_s) -> Verdict``;
+            default: in this process. Pass a process pool's checker to isolate provers.
+
+    A backend that fails (an infrastructure error) ends the problem: the result records the
+    error and keeps every attempt finished before it.
+
+    """
+    strategy = strategy or Strategy.greedy()
+    run = _Run(problem, target, backend, strategy, budget or Budget(), settings, checker or _direct_check)
+    request = target.request(problem)
+    round_size = strategy.round_size or strategy.samples
+    stop_reason, error = "exhausted", None
+    round_ = 0
+    try:
+        while run.samples_drawn < strategy.samples:
+            n = min(round_size, strategy.samples - run.samples_drawn)
+            if reason := run.budget.exceeded(run.cost()):
+                stop_reason = reason
+                break
+            if run.budget.samples is not None:
+                n = min(n, run.budget.samples - len(run.attempts))
+            temperature = run.settings.temperature if run.settings.temperature is not None else 0.0
+            result = run.generate(request, n, (run.settings.seed or 0) + run.samples_drawn, temperature)
+            first_sample = run.samples_drawn
+            run.samples_drawn += n
+            stop = None
+            for offset, (sample, share) in enumerate(zip(result.samples, _shares(result), strict=False)):
+                index = first_sample + offset
+                attempt = run.attempt(sample.text, sample=index, round_=round_, repair=0, share=share)
+                run.record(attempt)
+                previous_request, previous = request, attempt
+                for k in range(1, strategy.repair_rounds + 1):
+                    if previous.answer is not None or (reason := run.budget.exceeded(run.cost())):
+                        break
+                    repair = target.repair_request(problem, previous_request, previous.output, run.feedback(previous))
+                    fixed = run.generate(repair, 1, (run.settings.seed or 0) + 1000 * k + index, temperature)
+                    [share_k] = _shares(fixed) or [(0, 0, 0.0)]
+                    text = fixed.samples[0].text if fixed.samples else ""
+                    previous = run.attempt(text, sample=index, round_=round_, repair=k, share=share_k)
+                    previous_request = repair
+                    run.record(previous)
+                if strategy.first_verified and run.votes:
+                    stop = "first-verified"
+                    break
+            round_ += 1
+            if stop:
+                stop_reason = stop
+                break
+            if strategy.round_size is not None and _settled(run.votes, strategy, strategy.samples - run.samples_drawn):
+                stop_reason = "agreement"
+                break
+        else:
+            if reason := run.budget.exceeded(run.cost()):
+                stop_reason = reason if len(run.attempts) < strategy.samples else "exhausted"
+    except NeurosymError as err:
+        if isinstance(err, ConfigurationError):
+            raise
+        stop_reason, error = "error", f"{type(err).__name__}: {err}"
+    return _decide(problem, run, strategy, stop_reason, error)
+
+
+def _settled(votes: Counter[Hashable], strategy: Strategy, remaining: int) -> bool:
+    """Adaptive stop: the leader cannot be overtaken, or is confident enough."""
+    if not votes:
+        return False
+    ranked = votes.most_common(2)
+    lead = ranked[0][1]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0
+    total = sum(votes.values())
+    if lead - runner_up > remaining:
+        return True
+    return total >= 2 and lead / total >= strategy.confidence and lead > runner_up
+
+
+def _decide(problem: Problem, run: _Run, strategy: Strategy, stop_reason: str, error: str | None) -> LoopResult:
+    votes = {str(k): v for k, v in run.votes.most_common()}
+    total = sum(run.votes.values())
+    answer, confidence, winner = None, 0.0, None
+    if total:
+        ranked = run.votes.most_common(2)
+        lead_answer, lead = ranked[0]
+        tie = len(ranked) > 1 and ranked[1][1] == lead
+        confidence = lead / total
+        if not tie and confidence >= strategy.agreement:
+            answer, winner = lead_answer, run.winners[lead_answer]
+    return LoopResult(
+        problem_id=problem.id,
+        answer=answer,
+        verified=answer is not None,
+        confidence=confidence,
+        abstained=answer is None,
+        votes=votes,
+        stop_reason=stop_reason,
+        winner=winner,
+        attempts=tuple(run.attempts),
+        cost=run.cost(),
+        error=error,
+        strategy=strategy.to_dict(),
+    )
