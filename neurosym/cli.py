@@ -169,6 +169,17 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from neurosym.translators.backends.replay import RecordingBackend
 
         backend = RecordingBackend(backend, args.record)
+    from neurosym.loop.refine import Budget, Strategy
+
+    strategy = Strategy(
+        samples=args.samples,
+        repair_rounds=args.repair_rounds,
+        round_size=args.round_size,
+        confidence=args.confidence,
+        agreement=args.agreement,
+        temperature=0.0 if args.samples == 1 else args.temperature,
+    )
+    budget = Budget(samples=args.max_samples, tokens=args.max_total_tokens, wall_s=args.max_seconds)
     result = solve(
         text,
         llm=backend,
@@ -177,11 +188,15 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         timeout=args.timeout,
         provers=["z3", "eprover"] if args.cross_check else ["z3"],
         repair_signature_clashes=args.repair,
+        strategy=strategy,
+        budget=budget,
     )
     if args.json:
         out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
         out.write(result.render() + "\n")
+        if args.trace and result.loop is not None:
+            out.write(result.loop.render_trace() + "\n")
     return EXIT_DECIDED if result.verdict.decided else EXIT_UNDECIDED
 
 
@@ -216,6 +231,17 @@ def _build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--cross-check", action="store_true", help="run Z3 and E and report any disagreement")
     solve.add_argument("--repair", action="store_true", help="rename signature clashes apart instead of failing")
     solve.add_argument("--record", metavar="CASSETTE", help="append the model exchange to a JSONL cassette")
+    loop = solve.add_argument_group("feedback loop")
+    loop.add_argument("--samples", type=int, default=1, help="translations to sample and vote over (default 1, greedy)")
+    loop.add_argument("--repair-rounds", type=int, default=0, help="repairs per failed translation (default 0)")
+    loop.add_argument("--round-size", type=int, help="adaptive: sample this many at a time, stop once settled")
+    loop.add_argument("--confidence", type=float, default=1.0, help="adaptive: stop at this vote share (default 1)")
+    loop.add_argument("--agreement", type=float, default=0.5, help="abstain below this vote share (default 0.5)")
+    loop.add_argument("--temperature", type=float, default=0.7, help="sampling temperature when --samples > 1")
+    loop.add_argument("--max-samples", type=int, help="budget: most model samples, repairs included")
+    loop.add_argument("--max-total-tokens", type=int, help="budget: most prompt + completion tokens")
+    loop.add_argument("--max-seconds", type=float, help="budget: most wall time")
+    loop.add_argument("--trace", action="store_true", help="print every attempt after the answer")
     solve.add_argument("--json", action="store_true", help="print the result as JSON")
     solve.set_defaults(handler=_cmd_solve)
     check = sub.add_parser(

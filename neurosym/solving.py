@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from neurosym.checking import check_fol
-from neurosym.errors import ConfigurationError, ParseError
+from neurosym.errors import ConfigurationError
 from neurosym.fol.certificates import PremisesUsed
+from neurosym.loop.refine import Budget, Strategy, refine
+from neurosym.loop.result import Attempt, LoopResult
 from neurosym.settings import SamplingSettings, merge
+from neurosym.targets.fol import FolTarget
 from neurosym.translators.base import LLMBackend, Usage
-from neurosym.translators.fol import FolTranslation, build_fol_request, parse_fol_output, problem_from_text
+from neurosym.translators.fol import FolTranslation, problem_from_text
 from neurosym.types import Answer, Problem, Verdict
 
 __all__ = ["MAX_PROBLEM_TEXT", "SolveResult", "solve"]
@@ -51,6 +53,7 @@ class SolveResult:
         usage: tokens and model latency.
         elapsed_s, model_s, prover_s: wall time in all, in the model, in the provers.
         backend, model: which model translated.
+        loop: the feedback loop's record: every attempt, the vote, the cost.
 
     """
 
@@ -66,6 +69,7 @@ class SolveResult:
     backend: str
     model: str
     settings: dict[str, Any] = field(default_factory=dict)
+    loop: LoopResult | None = None
 
     @property
     def premises_used(self) -> list[tuple[int, str]]:
@@ -94,6 +98,7 @@ class SolveResult:
             "backend": self.backend,
             "model": self.model,
             "settings": self.settings,
+            "loop": self.loop.to_dict() if self.loop else None,
         }
 
     def render(self) -> str:
@@ -109,6 +114,11 @@ class SolveResult:
             ):
                 lines.append(f"  {i:>2}. {_clip(text, width):<{width}}  {formula}")
             lines.append(f"   ⊢  {_clip(self.problem.conclusion or '', width):<{width}}  {self.translation.conclusion}")
+        if self.loop is not None and (len(self.loop.attempts) > 1 or self.loop.abstained):
+            lines.append(
+                f"Votes: {dict(self.loop.votes)} over {len(self.loop.attempts)} attempts; "
+                f"confidence {self.loop.confidence:.2f}" + ("; abstained" if self.loop.abstained else "")
+            )
         if self.premises_used:
             lines.append("Premises used: " + ", ".join(str(i) for i, _ in self.premises_used))
         elif v.certificate is not None and v.status != "inconsistent":
@@ -155,8 +165,11 @@ def solve(
     timeout: float = 10.0,
     provers: Sequence[str] = ("z3",),
     repair_signature_clashes: bool = False,
+    strategy: Strategy | None = None,
+    budget: Budget | None = None,
+    agreement: float | None = None,
 ) -> SolveResult:
-    """Translate a problem with an LLM and decide it with provers.
+    """Translate a problem with an LLM and decide it with provers, through the feedback loop.
 
     Args:
         text: the problem in English: premises, then a question (or a conclusion to check).
@@ -168,14 +181,19 @@ def solve(
             default model.
         settings: sampling settings layered over the FOL defaults (greedy, 512 tokens).
         constrained: grammar-constrained decoding; by default on where the backend supports it.
-        timeout: seconds for each prover.
+        timeout: seconds for each prover call.
         provers: provers to run (several are cross-checked).
         repair_signature_clashes: rename a name the model used in two roles instead of
             returning ``invalid``.
+        strategy: how to sample, repair, vote and stop (:class:`neurosym.loop.Strategy`;
+            default one greedy translation).
+        budget: per-problem limits on samples, tokens and time (:class:`neurosym.loop.Budget`).
+        agreement: abstain unless the winning answer has at least this share of the decided
+            votes (overrides the strategy's).
 
     Raises:
         ConfigurationError: bad arguments (empty text, unknown backend or target).
-        BackendError: the model could not be reached or answered garbage.
+        BackendError: the model could not be reached or failed before any answer.
 
     """
     if target != "fol":
@@ -184,45 +202,58 @@ def solve(
     started = time.perf_counter()
     backend = _backend(llm)
     use_grammar = getattr(backend, "supports_grammar", False) if constrained is None else constrained
-    request = build_fol_request(problem, constrained=use_grammar)
+    fol = FolTarget(constrained=use_grammar, provers=tuple(provers), repair_signature_clashes=repair_signature_clashes)
+    strategy = strategy or Strategy.greedy()
+    if agreement is not None:
+        strategy = replace(strategy, agreement=agreement)
+    strategy = replace(strategy, timeout_s=timeout)
     resolved = merge(FOL_SETTINGS, settings)
-    model_started = time.perf_counter()
-    [result] = backend.generate([request], settings=resolved)
-    model_s = time.perf_counter() - model_started
-    raw = result.texts[0] if result.texts else ""
-    translation: FolTranslation | None
-    try:
-        translation = parse_fol_output(raw, expected_premises=len(problem.premises))
-    except ParseError as err:
-        translation = None
-        verdict = Verdict(
-            "invalid",
-            message=f"could not read the model's formalization: {err.message}",
-            feedback=f"{err.message}. Answer in the layout: 'Premises:', one numbered formula per premise, "
-            "then 'Conclusion:' and one formula.",
-        )
-    else:
-        verdict = check_fol(
-            list(translation.premises),
-            translation.conclusion,
-            timeout=timeout,
-            provers=provers,
-            repair_signature_clashes=repair_signature_clashes,
-        )
+    loop = refine(problem, fol, backend, strategy=strategy, budget=budget, settings=resolved)
+    if loop.exception is not None and not loop.attempts:
+        raise loop.exception
+    shown = loop.winner or (loop.attempts[-1] if loop.attempts else None)
+    verdict = _verdict_of(shown, loop)
+    cost = loop.cost
     return SolveResult(
         problem=problem,
-        answer=verdict.answer if verdict.decided else None,
+        answer=verdict.answer if loop.winner is not None else None,
         verdict=verdict,
-        translation=translation,
-        raw_output=raw,
-        usage=result.usage,
+        translation=_translation_of(shown),
+        raw_output=shown.output if shown else "",
+        usage=Usage(cost.prompt_tokens, cost.completion_tokens, cost.model_s),
         elapsed_s=time.perf_counter() - started,
-        model_s=model_s,
-        prover_s=verdict.elapsed_s,
+        model_s=cost.model_s,
+        prover_s=cost.prover_s,
         backend=backend.name,
         model=backend.model,
         settings=resolved.to_dict(),
+        loop=loop,
     )
+
+
+def _verdict_of(attempt: Attempt | None, loop: LoopResult) -> Verdict:
+    if attempt is None:
+        return Verdict("unknown", message=f"no attempt finished ({loop.stop_reason})")
+    if attempt.verdict is None:
+        return Verdict(
+            "invalid",
+            message=f"could not read the model's formalization: {attempt.parse_error}",
+            feedback=f"{attempt.parse_error}. Answer in the layout of the examples.",
+        )
+    if loop.winner is None and attempt.verdict.decided:  # decided, but outvoted or tied: no answer
+        return Verdict(
+            "unknown",
+            message=f"abstained: no answer reached the agreement threshold (votes {dict(loop.votes)})",
+            prover=attempt.verdict.prover,
+        )
+    return attempt.verdict
+
+
+def _translation_of(attempt: Attempt | None) -> FolTranslation | None:
+    if attempt is None or attempt.formalization is None:
+        return None
+    *premises, conclusion = attempt.formalization.source.splitlines()
+    return FolTranslation(tuple(premises), conclusion.removeprefix("⊢ "))
 
 
 def _backend(llm: LLMBackend | str | None) -> LLMBackend:

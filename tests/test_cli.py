@@ -232,3 +232,22 @@ def test_solve_against_a_dead_server(allow_live_requests, capsys):
     err = capsys.readouterr().err
     assert err.startswith("BackendConnectionError: ")
     assert f"127.0.0.1:{port}" in err and "Traceback" not in err
+
+
+def test_solve_loop_options_and_trace(tmp_path, capsys):
+    cassette = tmp_path / "vote.jsonl"
+    from neurosym.loop.refine import Strategy
+    from neurosym.solving import solve
+    from neurosym.translators.backends.replay import RecordingBackend
+    from neurosym.translators.backends.scripted import ScriptedBackend
+
+    false = SOLVE_OUTPUT.replace("FOL: Animal(rex)", "FOL: ¬Animal(rex)")
+    recorder = RecordingBackend(ScriptedBackend([SOLVE_OUTPUT, SOLVE_OUTPUT, false]), cassette)
+    solve(SOLVE_TEXT, llm=recorder, strategy=Strategy.vote(3))
+    argv = ["solve", SOLVE_TEXT, "--llm", f"replay:{cassette}", "--samples", "3", "--trace"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Answer: True") and "Votes: {'True': 2, 'False': 1} over 3 attempts" in out
+    assert "cost: 3 samples" in out
+    assert main([*argv, "--agreement", "0.9"]) == 1
+    assert "abstained" in capsys.readouterr().out

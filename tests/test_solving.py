@@ -93,3 +93,27 @@ def test_record_and_replay_reproduce_a_solve(tmp_path):
     again = solve(TEXT, llm=ReplayBackend(cassette))
     assert again.raw_output == first.raw_output
     assert again.verdict.status == first.verdict.status == "proved"
+
+
+def test_solve_votes_and_abstains_through_the_loop():
+    from neurosym.loop.refine import Strategy
+
+    false = GOOD.replace("FOL: Animal(rex)", "FOL: ¬Animal(rex)")
+    result = solve(TEXT, llm=ScriptedBackend([GOOD, false, GOOD]), strategy=Strategy.vote(3))
+    assert result.answer == EntailmentLabel.TRUE and dict(result.loop.votes) == {"True": 2, "False": 1}
+    assert "Votes: {'True': 2, 'False': 1} over 3 attempts" in result.render()
+    tied = solve(TEXT, llm=ScriptedBackend([GOOD, false]), strategy=Strategy.vote(2))
+    assert tied.answer is None and tied.loop.abstained and tied.verdict.status == "unknown"
+    assert "abstained" in tied.verdict.message
+    strict = solve(TEXT, llm=ScriptedBackend([GOOD, false, GOOD]), strategy=Strategy.vote(3), agreement=0.9)
+    assert strict.answer is None and strict.loop.confidence == pytest.approx(2 / 3)
+
+
+def test_solve_repairs_a_broken_translation():
+    from neurosym.loop.refine import Strategy
+
+    broken = GOOD.replace("FOL: Dog(rex)", "FOL: Dog(rex")
+    backend = ScriptedBackend([broken, GOOD])
+    result = solve(TEXT, llm=backend, strategy=Strategy(samples=1, repair_rounds=1))
+    assert result.answer == EntailmentLabel.TRUE and len(result.loop.attempts) == 2
+    assert "could not be read" in backend.calls[1][0][0].messages[-1].content

@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from neurosym.errors import ConfigurationError, NeurosymError, ParseError
@@ -185,8 +185,8 @@ class _Run:
         prover_s = time.perf_counter() - started
         return Attempt(
             sample, round_, repair, output,
-            formalization=formalization.source,
-            verdict=verdict.to_dict(),
+            formalization=formalization,
+            verdict=verdict,
             answer=self.target.answer_key(verdict),
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_s=latency,
             prover_s=prover_s,
@@ -195,8 +195,10 @@ class _Run:
     def feedback(self, attempt: Attempt) -> str:
         if attempt.parse_error:
             return f"it could not be read: {attempt.parse_error}"
-        verdict = attempt.verdict or {}
-        return str(verdict.get("feedback") or verdict.get("message") or f"the provers answered {attempt.status}")
+        verdict = attempt.verdict
+        if verdict is None:
+            return f"the provers answered {attempt.status}"
+        return verdict.feedback or verdict.message or f"the provers answered {attempt.status}"
 
     def record(self, attempt: Attempt) -> None:
         self.attempts.append(attempt)
@@ -250,7 +252,7 @@ def refine(
     run = _Run(problem, target, backend, strategy, budget or Budget(), settings, checker or _direct_check)
     request = target.request(problem)
     round_size = strategy.round_size or strategy.samples
-    stop_reason, error = "exhausted", None
+    stop_reason, error, exception = "exhausted", None, None
     round_ = 0
     try:
         while run.samples_drawn < strategy.samples:
@@ -296,8 +298,8 @@ def refine(
     except NeurosymError as err:
         if isinstance(err, ConfigurationError):
             raise
-        stop_reason, error = "error", f"{type(err).__name__}: {err}"
-    return _decide(problem, run, strategy, stop_reason, error)
+        stop_reason, error, exception = "error", f"{type(err).__name__}: {err}", err
+    return replace(_decide(problem, run, strategy, stop_reason, error), exception=exception)
 
 
 def _settled(votes: Counter[Hashable], strategy: Strategy, remaining: int) -> bool:

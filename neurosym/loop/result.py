@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neurosym.errors import VerificationFailed
+from neurosym.types import Formalization, Verdict
 
 __all__ = ["Attempt", "Cost", "LoopResult"]
 
@@ -23,9 +24,9 @@ class Attempt:
         round: the sampling round (adaptive strategies sample in rounds).
         repair: 0 for a fresh sample, k for its k-th repair.
         output: the model's raw text.
-        formalization: the formal text, when the output could be read.
+        formalization: the formalization, when the output could be read.
         parse_error: why the output could not be read, otherwise ``None``.
-        verdict: the provers' verdict (``Verdict.to_dict()`` form), when there is one.
+        verdict: the provers' verdict, when there is one.
         answer: the answer the verdict supports (a target-specific key), or ``None``.
         prompt_tokens, completion_tokens, latency_s: what the model call cost (shared evenly
             when one call produced several samples).
@@ -37,9 +38,9 @@ class Attempt:
     round: int
     repair: int
     output: str
-    formalization: str | None = None
+    formalization: Formalization | None = None
     parse_error: str | None = None
-    verdict: Mapping[str, Any] | None = None
+    verdict: Verdict | None = None
     answer: Any = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -49,7 +50,7 @@ class Attempt:
     @property
     def status(self) -> str:
         """The verdict's status, or ``unparsed``."""
-        return str(self.verdict["status"]) if self.verdict else "unparsed"
+        return self.verdict.status if self.verdict else "unparsed"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -58,9 +59,9 @@ class Attempt:
             "round": self.round,
             "repair": self.repair,
             "output": self.output,
-            "formalization": self.formalization,
+            "formalization": self.formalization.source if self.formalization else None,
             "parse_error": self.parse_error,
-            "verdict": dict(self.verdict) if self.verdict else None,
+            "verdict": self.verdict.to_dict() if self.verdict else None,
             "answer": self.answer,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -132,6 +133,8 @@ class LoopResult:
     cost: Cost
     error: str | None = None
     strategy: Mapping[str, Any] = field(default_factory=dict)
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+    """The infrastructure error behind ``error`` (not serialised)."""
 
     def raise_for_status(self) -> LoopResult:
         """Return self when an answer was verified; raise :class:`VerificationFailed` otherwise."""
@@ -167,7 +170,7 @@ class LoopResult:
             f"votes {dict(self.votes)}, stopped: {self.stop_reason})"
         ]
         for a in self.attempts:
-            what = a.parse_error or (a.verdict or {}).get("message", "") if a.answer is None else f"→ {a.answer}"
+            what = (a.parse_error or (a.verdict.message if a.verdict else "")) if a.answer is None else f"→ {a.answer}"
             kind = f"repair {a.repair}" if a.repair else "sample"
             lines.append(f"  [{a.round}.{a.sample}] {kind:9} {a.status:12} {what}".rstrip())
         c = self.cost
