@@ -169,6 +169,12 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from neurosym.translators.backends.replay import RecordingBackend
 
         backend = RecordingBackend(backend, args.record)
+    cache = None
+    if args.cache:
+        from neurosym.loop.cache import Cache, CachedBackend
+
+        cache = Cache(args.cache)
+        backend = CachedBackend(backend, cache)
     from neurosym.loop.refine import Budget, Strategy
 
     strategy = Strategy(
@@ -191,6 +197,8 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         strategy=strategy,
         budget=budget,
     )
+    if cache is not None:
+        cache.close()
     if args.json:
         out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -231,6 +239,9 @@ def _build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--cross-check", action="store_true", help="run Z3 and E and report any disagreement")
     solve.add_argument("--repair", action="store_true", help="rename signature clashes apart instead of failing")
     solve.add_argument("--record", metavar="CASSETTE", help="append the model exchange to a JSONL cassette")
+    solve.add_argument(
+        "--cache", metavar="FILE", help="SQLite cache of model samples: a repeated run makes no model calls"
+    )
     loop = solve.add_argument_group("feedback loop")
     loop.add_argument("--samples", type=int, default=1, help="translations to sample and vote over (default 1, greedy)")
     loop.add_argument("--repair-rounds", type=int, default=0, help="repairs per failed translation (default 0)")

@@ -251,3 +251,19 @@ def test_solve_loop_options_and_trace(tmp_path, capsys):
     assert "cost: 3 samples" in out
     assert main([*argv, "--agreement", "0.9"]) == 1
     assert "abstained" in capsys.readouterr().out
+
+
+def test_solve_cache_serves_a_repeated_run_without_the_model(tmp_path, capsys):
+    cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)
+    cache = tmp_path / "cache.sqlite"
+    assert main(["solve", SOLVE_TEXT, "--llm", f"replay:{cassette}", "--cache", str(cache)]) == 0
+    first = capsys.readouterr().out
+    from neurosym.translators.backends.replay import RecordingBackend
+    from neurosym.translators.backends.scripted import ScriptedBackend
+    from neurosym.translators.base import GenerationRequest
+
+    # The same model, but its cassette knows nothing of this problem: only the cache can answer now.
+    other = tmp_path / "other.jsonl"
+    RecordingBackend(ScriptedBackend(["x"]), other).generate([GenerationRequest.from_prompt("unrelated")])
+    assert main(["solve", SOLVE_TEXT, "--llm", f"replay:{other}", "--cache", str(cache)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == first.splitlines()[0] == "Answer: True  (proved, z3)"

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from neurosym.errors import ConfigurationError
-from neurosym.types import Verdict
+from neurosym.targets.fol import FolTarget
+from neurosym.types import Formalization, Verdict
 
 __all__ = [
+    "HangingFolTarget",
     "allocate",
     "exit_now",
     "hang",
@@ -79,3 +82,13 @@ def allocate(megabytes: int) -> Verdict:
 def not_a_verdict() -> Verdict:
     """Break the contract: return a number instead of a verdict."""
     return 42  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class HangingFolTarget(FolTarget):
+    """The FOL target, except that checking a formalization that mentions ``Hang`` never returns."""
+
+    def check(self, formalization: Formalization, *, timeout_s: float) -> Verdict:
+        if "Hang" in formalization.source:
+            hang()
+        return super().check(formalization, timeout_s=timeout_s)

@@ -1,9 +1,10 @@
 r"""Run the feedback loop over many problems at once, with a run-wide budget.
 
 Problems run in threads (model calls wait on the network or on llama.cpp, so several can be in
-flight); each problem's samples still go to the backend in one batched call per round. Pass a
-``checker`` that sends prover calls to a process pool so that one hard problem never stalls the
-rest. Each result is handed to ``on_result`` as soon as it is known, so a caller can write it out
+flight); each problem's samples still go to the backend in one batched call per round. Prover
+calls go to a :class:`~neurosym.loop.pool.ProverPool` of worker processes with a hard deadline
+per call, so one hard problem never stalls the rest (and Z3 never runs in two threads of one
+process). Each result is handed to ``on_result`` as soon as it is known, so a caller can write it out
 and a killed run keeps everything it finished.
 
 Example:
@@ -20,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +49,8 @@ class RunBudget:
     """Prompt plus completion tokens over all problems."""
     wall_s: float | None = None
     """Wall time of the run."""
+    prover_s: float | None = None
+    """Time in provers over all problems."""
 
 
 class _Ledger:
@@ -55,12 +59,14 @@ class _Ledger:
         self.started = time.perf_counter()
         self.samples = 0
         self.tokens = 0
+        self.prover_s = 0.0
         self.lock = threading.Lock()
 
     def add(self, cost: Cost) -> None:
         with self.lock:
             self.samples += cost.samples
             self.tokens += cost.prompt_tokens + cost.completion_tokens
+            self.prover_s += cost.prover_s
 
     def exceeded(self) -> str | None:
         b = self.budget
@@ -69,6 +75,8 @@ class _Ledger:
                 return "budget:run-samples"
             if b.tokens is not None and self.tokens >= b.tokens:
                 return "budget:run-tokens"
+            if b.prover_s is not None and self.prover_s >= b.prover_s:
+                return "budget:run-prover"
         if b.wall_s is not None and time.perf_counter() - self.started >= b.wall_s:
             return "budget:run-wall"
         return None
@@ -112,7 +120,9 @@ def run_many(
         strategy: how to sample, repair, vote and stop (as for ``refine``).
         budget: per-problem limits.
         settings: sampling settings.
-        checker: how verdicts are computed (e.g. a process pool's; default in this process).
+        checker: how verdicts are computed; default: a :class:`~neurosym.loop.pool.ProverPool`
+            of ``min(max_in_flight, CPUs)`` workers for this run (``pool.check`` of a pool you
+            keep, or :func:`neurosym.loop.refine.check_inline` for this process).
         run_budget: limits over the whole run.
         max_in_flight: problems worked on at once.
         on_result: called with ``(index, result)`` as each problem finishes (from worker threads,
@@ -141,7 +151,17 @@ def run_many(
             with report_lock:
                 on_result(index, result)
 
-    with ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="neurosym-loop") as executor:
-        for future in [executor.submit(work, i) for i in range(len(problems))]:
-            future.result()  # re-raise configuration errors; verdicts and backend failures are results
+    pool = None
+    if checker is None:
+        from neurosym.loop.pool import ProverPool
+
+        pool = ProverPool(workers=max(1, min(max_in_flight, len(problems), os.cpu_count() or 1)))
+        checker = pool.check
+    try:
+        with ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="neurosym-loop") as executor:
+            for future in [executor.submit(work, i) for i in range(len(problems))]:
+                future.result()  # re-raise configuration errors; verdicts and backend failures are results
+    finally:
+        if pool is not None:
+            pool.close(cancel=True)
     return [r for r in results if r is not None]

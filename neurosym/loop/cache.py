@@ -127,13 +127,13 @@ def response_key(
 ) -> str:
     """The hash that identifies one sample: sha256 of the canonical JSON of everything that decides it.
 
-    The key holds the backend's name, the model, the request (messages and constraint), the
+    The key holds the backend's name, the model, the request (messages and constraint) and the
     settings resolved against the defaults (so ``SamplingSettings()`` and the explicit defaults
-    share keys) and ``sample_index``. It leaves out ``settings.n``: sample ``i`` of a request
-    is drawn with seed ``seed + i`` however many samples were asked for (the seed contract of
-    :class:`CachedBackend`), so it is the same sample under ``n=3`` and ``n=5``, and keying on
-    ``n`` would turn every increase of ``n`` into a full miss. The base ``seed`` stays in the
-    key, so runs with other seeds never share samples.
+    share keys), with the seed the sample was drawn with, ``seed + sample_index``, in place of
+    the seed and the index. It leaves out ``settings.n``: sample ``i`` of a request is drawn with
+    seed ``seed + i`` however many samples were asked for (the seed contract of
+    :class:`CachedBackend`), so sample 2 of an ``n=5`` call with seed 0 is sample 0 of an ``n=2``
+    call with seed 2, as adaptive sampling asks for it.
 
     The function is pure: the same arguments give the same key in any process. Settings whose
     ``extra`` holds values JSON cannot represent raise :class:`~neurosym.errors.ConfigurationError`.
@@ -144,17 +144,16 @@ def response_key(
         True
         >>> response_key("x", "m", r, SamplingSettings(), 0) == response_key("x", "m", r, SamplingSettings(), 1)
         False
+        >>> s0, s2 = SamplingSettings(seed=0), SamplingSettings(seed=2)
+        >>> response_key("x", "m", r, s0, 2) == response_key("x", "m", r, s2, 0)
+        True
 
     """
     if isinstance(sample_index, bool) or not isinstance(sample_index, int) or sample_index < 0:
         raise ConfigurationError(f"sample_index must be a non-negative integer, got {sample_index!r}")
-    payload = {
-        "backend": backend,
-        "model": model,
-        "request": request.to_dict(),
-        "settings": _keyed_settings(settings),
-        "sample_index": sample_index,
-    }
+    keyed = _keyed_settings(settings)
+    keyed["seed"] = (keyed.get("seed") or 0) + sample_index
+    payload = {"backend": backend, "model": model, "request": request.to_dict(), "settings": keyed}
     return _sha256(_canonical_json(payload, "the request or its sampling settings"))
 
 

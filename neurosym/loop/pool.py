@@ -82,7 +82,7 @@ from neurosym.errors import (
 )
 from neurosym.types import Verdict
 
-__all__ = ["DEFAULT_PRELOAD", "ProverPool", "warm_up_fol"]
+__all__ = ["DEFAULT_PRELOAD", "ProverPool", "check_with_target", "warm_up_fol"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,12 @@ _MAX_START_FAILURES = 3  # failed starts in a row that break the pool
 
 
 # --------------------------------------------------------------------------------------------- worker side
+
+
+def check_with_target(target: Any, formalization: Any, timeout_s: float) -> Verdict:
+    """Run ``target.check`` in a worker: the loop's checker sends this (target and formalization pickle)."""
+    verdict: Verdict = target.check(formalization, timeout_s=timeout_s)
+    return verdict
 
 
 def warm_up_fol() -> None:
@@ -418,6 +424,26 @@ class ProverPool:
             self._pending.append(task)
         self._wake()
         return task.future
+
+    def check(self, target: Any, formalization: Any, timeout_s: float) -> Verdict:
+        r"""The loop's checker: decide ``formalization`` with ``target``'s provers in a worker; block for the verdict.
+
+        Pass it as ``checker=pool.check`` to :func:`neurosym.loop.refine.refine` or
+        :func:`neurosym.loop.batch.run_many`. A prover that overruns ``timeout_s`` (plus the
+        pool's grace) is killed and the attempt gets a ``timeout`` verdict.
+
+        Example:
+            >>> from neurosym.targets.fol import FolTarget
+            >>> from neurosym.types import Problem
+            >>> target = FolTarget(constrained=False)
+            >>> text = "Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\nConclusion:\nIs Rex a dog?\nFOL: Dog(rex)"
+            >>> f = target.parse(Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?"), text)
+            >>> with ProverPool(workers=1) as pool:
+            ...     pool.check(target, f, 5.0).status
+            'proved'
+
+        """
+        return self.submit(check_with_target, target, formalization, timeout_s, timeout_s=timeout_s).result()
 
     def map(
         self,

@@ -42,7 +42,7 @@ from neurosym.targets.base import Target
 from neurosym.translators.base import GenerationRequest, GenerationResult, LLMBackend
 from neurosym.types import Formalization, Problem, Verdict
 
-__all__ = ["Budget", "Strategy", "refine"]
+__all__ = ["Budget", "Checker", "Strategy", "check_inline", "refine"]
 
 Checker = Callable[[Target, Formalization, float], Verdict]
 
@@ -130,7 +130,18 @@ class Budget:
         return None
 
 
-def _direct_check(target: Target, formalization: Formalization, timeout_s: float) -> Verdict:
+def check_inline(target: Target, formalization: Formalization, timeout_s: float) -> Verdict:
+    r"""The default checker of :func:`refine`: the target's provers in this process.
+
+    Example:
+        >>> from neurosym.targets.fol import FolTarget
+        >>> from neurosym.types import Problem
+        >>> t = FolTarget(constrained=False)
+        >>> out = "Premises:\n1. A dog.\nFOL: Dog(rex)\nConclusion:\nA dog?\nFOL: Dog(rex)"
+        >>> check_inline(t, t.parse(Problem(premises=("A dog.",), conclusion="A dog?"), out), 5.0).status
+        'proved'
+
+    """
     return target.check(formalization, timeout_s=timeout_s)
 
 
@@ -249,7 +260,7 @@ def refine(
 
     """
     strategy = strategy or Strategy.greedy()
-    run = _Run(problem, target, backend, strategy, budget or Budget(), settings, checker or _direct_check)
+    run = _Run(problem, target, backend, strategy, budget or Budget(), settings, checker or check_inline)
     request = target.request(problem)
     round_size = strategy.round_size or strategy.samples
     stop_reason, error, exception = "exhausted", None, None

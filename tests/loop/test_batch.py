@@ -62,3 +62,30 @@ def test_run_budget_skips_what_would_exceed_it():
     )  # fmt: skip
     assert [r.stop_reason for r in results] == ["exhausted", "exhausted"] + ["budget:run-samples"] * 3
     assert all(r.abstained and not r.attempts for r in results[2:])
+
+
+def test_a_hanging_prover_is_killed_and_never_stalls_the_rest():
+    from neurosym.loop._testing import HangingFolTarget
+
+    hang = OUT.replace("Dog(rex)", "Hang(rex)")
+    backend = ScriptedBackend(lambda request, i: hang if "p0" in request.messages[-1].content else OUT)
+    probs = [Problem(premises=(f"Rex is a dog {p.id}.",), conclusion="Is Rex a dog?", id=p.id) for p in problems(4)]
+    started = time.perf_counter()
+    results = run_many(
+        probs, HangingFolTarget(constrained=False), backend, strategy=Strategy(timeout_s=1.0), max_in_flight=2
+    )
+    assert [r.attempts[0].status for r in results] == ["timeout", "proved", "proved", "proved"]
+    assert results[0].abstained and all(r.answer == "True" for r in results[1:])
+    assert time.perf_counter() - started < 60  # the hang (killed at 1 s + 2 s grace) held one worker, not the run
+
+
+def test_run_prover_budget_skips_the_rest_once_spent():
+    def slow_check(target, formalization, timeout_s):
+        time.sleep(0.5)
+        return target.check(formalization, timeout_s=timeout_s)
+
+    results = run_many(
+        problems(4), TARGET, ScriptedBackend(lambda r, i: OUT), run_budget=RunBudget(prover_s=0.8),
+        checker=slow_check, max_in_flight=1,
+    )  # fmt: skip
+    assert [r.stop_reason for r in results] == ["exhausted", "exhausted"] + ["budget:run-prover"] * 2

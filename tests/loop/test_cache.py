@@ -77,11 +77,13 @@ def test_response_keys_cover_everything_that_decides_a_sample_except_n():
         "top_p": response_key("llamacpp", "qwen", r, SamplingSettings(top_p=0.9), 0),
         "max_tokens": response_key("llamacpp", "qwen", r, SamplingSettings(max_tokens=64), 0),
         "stop": response_key("llamacpp", "qwen", r, SamplingSettings(stop=("\n",)), 0),
-        "seed": response_key("llamacpp", "qwen", r, SamplingSettings(seed=1), 0),
+        "seed": response_key("llamacpp", "qwen", r, SamplingSettings(seed=5), 0),
         "extra": response_key("llamacpp", "qwen", r, SamplingSettings(extra={"repeat_penalty": 1.1}), 0),
         "index": response_key("llamacpp", "qwen", r, SamplingSettings(), 1),
     }
     assert len({base, *variants.values()}) == len(variants) + 1
+    # The sample's own seed is what counts: index 1 from seed 0 is index 0 from seed 1.
+    assert variants["index"] == response_key("llamacpp", "qwen", r, SamplingSettings(seed=1), 0)
     assert len(base) == 64 and int(base, 16) >= 0
     # n is not in the key; unset settings equal the explicit defaults; 1 and 1.0 are one temperature.
     assert response_key("llamacpp", "qwen", r, SamplingSettings(n=9), 0) == base

@@ -1,10 +1,17 @@
-"""Record every model exchange to a JSONL cassette, and replay it later without the model.
+"""Record every model sample to a JSONL cassette, and replay it later without the model.
 
-:class:`RecordingBackend` wraps any backend and appends one line per request (the request, the
-sampling settings, the result) as soon as the result arrives, so a run that is killed keeps
-everything it finished. :class:`ReplayBackend` serves those results by a hash of the request and
-settings, and fails loudly (:class:`CassetteMiss`) on anything it has not seen, so a benchmark
-re-run from a cassette is exactly the recorded one.
+A cassette holds one line per *sample*: the request, the sampling settings, the sample's index
+and the sample itself with its share of the usage. Sample ``i`` of a request is the one drawn with
+seed ``seed + i`` (the seed contract of :class:`neurosym.loop.cache.CachedBackend`), so it is keyed
+by :func:`cassette_key` without ``n``: a cassette recorded with ``n=5`` replays a run that asks
+for samples two at a time, and two strategies that draw the same samples share one recording.
+
+* :class:`RecordingBackend` passes requests to a real backend and appends each sample as soon as
+  its call returns, so a killed run keeps everything it finished. With ``resume=True`` it first
+  serves what the cassette already holds and asks the model only for the rest (a long benchmark
+  recording picks up where it stopped).
+* :class:`ReplayBackend` serves recorded samples and fails loudly (:class:`CassetteMiss`) on
+  anything it has not seen, so a benchmark re-run from a cassette is exactly the recorded one.
 
 Example:
     >>> import tempfile, pathlib
@@ -20,7 +27,7 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import logging
 import threading
@@ -28,9 +35,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from neurosym.errors import ConfigurationError, InputError
+from neurosym.errors import BackendError, ConfigurationError, InputError
 from neurosym.settings import SamplingSettings
-from neurosym.translators.base import GenerationRequest, GenerationResult, LLMBackend
+from neurosym.translators.base import GenerationRequest, GenerationResult, LLMBackend, Sample, Usage
 
 __all__ = ["CassetteMiss", "RecordingBackend", "ReplayBackend", "cassette_key"]
 
@@ -41,65 +48,173 @@ class CassetteMiss(ConfigurationError):
     """A replayed run asked for a request the cassette does not hold."""
 
 
-def cassette_key(request: GenerationRequest, settings: SamplingSettings) -> str:
-    """The hash that identifies a request in a cassette: the messages, constraint and settings.
+def cassette_key(request: GenerationRequest, settings: SamplingSettings, sample_index: int = 0) -> str:
+    """The hash that identifies one sample in a cassette: messages, constraint, settings (not ``n``), index.
 
-    The backend and model are recorded beside the result but are not part of the key, so a
+    The backend and model are recorded beside the sample but are not part of the key, so a
     cassette replays under any backend name.
 
     Example:
         >>> r = GenerationRequest.from_prompt("hi")
-        >>> cassette_key(r, SamplingSettings(n=2)) != cassette_key(r, SamplingSettings(n=3))
+        >>> cassette_key(r, SamplingSettings(n=2)) == cassette_key(r, SamplingSettings(n=3))
         True
+        >>> cassette_key(r, SamplingSettings(), 0) == cassette_key(r, SamplingSettings(), 1)
+        False
 
     """
-    payload = {"request": request.to_dict(), "settings": settings.resolved().to_dict()}
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    from neurosym.loop.cache import response_key  # imported here: the loop package imports the translators
+
+    return response_key("", "", request, settings, sample_index)
 
 
-class RecordingBackend:
-    """Pass requests to ``inner`` and append every exchange to the cassette at ``path``."""
+def _split(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` whole shares that add up to it (the first takes the remainder)."""
+    share = total // parts
+    return [total - share * (parts - 1), *([share] * (parts - 1))]
 
-    name: ClassVar[str] = "recording"
 
-    def __init__(self, inner: LLMBackend, path: Path | str) -> None:
-        self.inner = inner
-        self.path = Path(path)
-        self.model = inner.model
-        self.supports_grammar: bool = getattr(inner, "supports_grammar", False)
-        self._lock = threading.Lock()
+class _Cassette:
+    """The samples of a cassette file in memory, by key, in recorded order."""
 
-    def generate(
-        self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
-    ) -> list[GenerationResult]:
-        """Generate with the wrapped backend and record the results."""
-        resolved = (settings or SamplingSettings()).resolved()
-        results = self.inner.generate(requests, settings=resolved)
-        lines = []
-        for request, result in zip(requests, results, strict=False):
-            record: dict[str, Any] = {
-                "key": cassette_key(request, resolved),
-                "backend": self.inner.name,
-                "model": self.inner.model,
-                "request": request.to_dict(),
-                "settings": resolved.to_dict(),
-                "result": result.to_dict(),
-            }
-            lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-        with self._lock:
+    def __init__(self, path: Path, *, load: bool = True) -> None:
+        self.path = path
+        self.entries: dict[str, list[tuple[Sample, Usage]]] = {}
+        self.served: dict[str, int] = {}
+        self.models: set[str] = set()
+        self.grammar = False
+        self.lock = threading.Lock()
+        if load and path.is_file():
+            self._load()
+
+    def _load(self) -> None:
+        with self.path.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    sample = Sample(**record["sample"])
+                    usage = Usage(**record["usage"])
+                    key = record["key"]
+                except (json.JSONDecodeError, KeyError, TypeError) as err:
+                    # A run killed mid-write leaves a torn last line; everything before it is good.
+                    logger.warning("%s line %d is not a cassette record (%s); skipped", self.path, number, err)
+                    continue
+                self.entries.setdefault(key, []).append((sample, usage))
+                constraint = (record.get("request") or {}).get("constraint")
+                self.grammar |= bool(constraint) and constraint.get("kind") == "grammar"
+                self.models.add(record.get("model", ""))
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.entries.values())
+
+    def take(self, key: str) -> tuple[Sample, Usage] | None:
+        """The next recording of ``key`` (repeats replay in recorded order, then the last again)."""
+        recorded = self.entries.get(key)
+        if not recorded:
+            return None
+        with self.lock:
+            index = self.served.get(key, 0)
+            self.served[key] = index + 1
+        return recorded[min(index, len(recorded) - 1)]
+
+    def append(self, records: Sequence[dict[str, Any]]) -> None:
+        lines = [json.dumps(record, ensure_ascii=False) + "\n" for record in records]
+        with self.lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as fh:
                 fh.writelines(lines)
                 fh.flush()
-        return results
+            for record in records:
+                entry = (Sample(**record["sample"]), Usage(**record["usage"]))
+                self.entries.setdefault(record["key"], []).append(entry)
+                # A sample recorded in this session counts as served, so a repeat asks the model again.
+                self.served[record["key"]] = len(self.entries[record["key"]])
+                self.models.add(record["model"])
+
+
+class RecordingBackend:
+    """Pass requests to ``inner`` and append every sample to the cassette at ``path``.
+
+    Args:
+        inner: the real backend.
+        path: the cassette (created, or appended to).
+        resume: serve samples the cassette already holds and ask ``inner`` only for the missing
+            ones, in contiguous runs with seed ``seed + first index``. Without it every request
+            goes to ``inner``.
+
+    """
+
+    name: ClassVar[str] = "recording"
+
+    def __init__(self, inner: LLMBackend, path: Path | str, *, resume: bool = False) -> None:
+        self.inner = inner
+        self.path = Path(path)
+        self.model = inner.model
+        self.supports_grammar: bool = getattr(inner, "supports_grammar", False)
+        self.resume = resume
+        self._cassette = _Cassette(self.path, load=resume)
+        self.hits = 0
+        self.misses = 0
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
+    ) -> list[GenerationResult]:
+        """Generate with the wrapped backend (or the cassette, when resuming) and record new samples."""
+        from neurosym.loop.cache import _missing_runs
+
+        resolved = (settings or SamplingSettings()).resolved()
+        n, seed = resolved.n or 1, resolved.seed or 0
+        out: list[GenerationResult] = []
+        for request in requests:
+            slots: list[Sample | None] = [None] * n
+            usage = Usage()
+            if self.resume:
+                for i in range(n):
+                    found = self._cassette.take(cassette_key(request, resolved, i))
+                    if found is not None:
+                        slots[i], usage = found[0], usage + found[1]
+                        self.hits += 1
+            for start, length in _missing_runs([s is not None for s in slots]):
+                run_settings = dataclasses.replace(resolved, n=length, seed=seed + start)
+                [result] = self.inner.generate([request], settings=run_settings)
+                if len(result.samples) != length:
+                    raise BackendError(
+                        f"the {self.inner.name!r} backend returned {len(result.samples)} samples, "
+                        f"{length} were asked for",
+                        backend=self.inner.name,
+                        model=self.inner.model,
+                    )
+                self.misses += length
+                prompt_shares = _split(result.usage.prompt_tokens, length)
+                records = []
+                for offset, sample in enumerate(result.samples):
+                    share = Usage(prompt_shares[offset], sample.completion_tokens, result.usage.latency_s / length)
+                    records.append(
+                        {
+                            "key": cassette_key(request, resolved, start + offset),
+                            "sample_index": start + offset,
+                            "backend": self.inner.name,
+                            "model": self.inner.model,
+                            "request": request.to_dict(),
+                            "settings": resolved.to_dict(),
+                            "sample": sample.to_dict(),
+                            "usage": share.to_dict(),
+                        }
+                    )
+                    slots[start + offset] = sample
+                self._cassette.append(records)
+                usage += result.usage
+            samples = tuple(s for s in slots if s is not None)
+            out.append(GenerationResult(samples, usage, self.inner.name, self.inner.model))
+        return out
 
 
 class ReplayBackend:
-    """Serve recorded results; any request not in the cassette raises :class:`CassetteMiss`.
+    """Serve recorded samples; any sample not in the cassette raises :class:`CassetteMiss`.
 
-    A request recorded several times (the same prompt and settings) is served in recorded order,
-    then the last recording again.
+    A sample recorded several times (the same request, settings and index) is served in recorded
+    order, then the last recording again.
     """
 
     name: ClassVar[str] = "replay"
@@ -108,50 +223,33 @@ class ReplayBackend:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"no cassette at {self.path}")
-        self._entries: dict[str, list[GenerationResult]] = {}
-        self._served: dict[str, int] = {}
-        models = set()
-        self.supports_grammar = False  # True when the recorded requests carried grammars
-        with self.path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    result = GenerationResult.from_dict(record["result"])
-                    key = record["key"]
-                except (json.JSONDecodeError, KeyError, TypeError) as err:
-                    # A run killed mid-write leaves a torn last line; everything before it is good.
-                    logger.warning("%s line %d is not a cassette record (%s); skipped", self.path, number, err)
-                    continue
-                self._entries.setdefault(key, []).append(result)
-                constraint = (record.get("request") or {}).get("constraint")
-                self.supports_grammar |= bool(constraint) and constraint.get("kind") == "grammar"
-                models.add(record.get("model", ""))
-        self.model = ", ".join(sorted(m for m in models if m)) or "replay"
-        self._lock = threading.Lock()
+        self._cassette = _Cassette(self.path)
+        self.supports_grammar = self._cassette.grammar  # True when the recorded requests carried grammars
+        self.model = ", ".join(sorted(m for m in self._cassette.models if m)) or "replay"
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._entries.values())
+        return len(self._cassette)
 
     def generate(
         self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
     ) -> list[GenerationResult]:
-        """Return the recorded result of each request."""
+        """Return the recorded samples of each request."""
         resolved = (settings or SamplingSettings()).resolved()
         results = []
         for request in requests:
-            key = cassette_key(request, resolved)
-            recorded = self._entries.get(key)
-            if not recorded:
-                last = request.messages[-1].content
-                raise CassetteMiss(
-                    f"the cassette {self.path} has no recording of this request (last message ends "
-                    f"{last[-120:]!r}, settings {resolved.to_dict()}); record it again with the real model",
-                    key=key,
-                )
-            with self._lock:
-                index = self._served.get(key, 0)
-                self._served[key] = index + 1
-            results.append(recorded[min(index, len(recorded) - 1)])
+            samples, usage = [], Usage()
+            for i in range(resolved.n or 1):
+                key = cassette_key(request, resolved, i)
+                found = self._cassette.take(key)
+                if found is None:
+                    last = request.messages[-1].content
+                    raise CassetteMiss(
+                        f"the cassette {self.path} has no recording of sample {i} of this request (last "
+                        f"message ends {last[-120:]!r}, settings {resolved.to_dict()}); record it again "
+                        "with the real model",
+                        key=key,
+                    )
+                samples.append(found[0])
+                usage += found[1]
+            results.append(GenerationResult(tuple(samples), usage, self.name, self.model))
         return results
