@@ -10,6 +10,12 @@ Constraints: a ``grammar`` constraint is GBNF text (for example
 ``json_schema`` goes through llama-cpp-python's JSON-schema-to-GBNF converter; ``regex`` is not
 supported by llama.cpp and raises :class:`~neurosym.errors.ConfigurationError`.
 
+Grammar speed: by default the grammar is matched against the 64 likeliest tokens first and the
+whole vocabulary only when it rejects all of them (see
+:mod:`neurosym.translators.backends._llama_grammar`), as llama.cpp's own server does. On 2 CPU
+cores, greedy FOL translation went from 160 to 84 ms a token with the 1.5B model (99 to 42 ms
+with the 0.5B), with the same output; ``fast_grammar=False`` keeps llama-cpp-python's sampler.
+
 Prompt reuse: llama-cpp-python keeps the last prompt's KV cache and re-evaluates only the tokens
 after the longest common prefix, so requests that share a few-shot prefix one after another, and
 the ``n`` samples of one request, evaluate the prefix once without further help.
@@ -125,6 +131,7 @@ class LlamaCppBackend:
         *,
         settings: SamplingSettings | None = None,
         prompt_cache: bool | int = False,
+        fast_grammar: bool = True,
     ) -> None:
         self.llm = llm
         self.model = model_name or Path(str(getattr(llm, "model_path", "") or "llamacpp")).name
@@ -135,6 +142,11 @@ class LlamaCppBackend:
             llama_cpp = _import_llama_cpp()
             capacity = _CACHE_BYTES if prompt_cache is True else int(prompt_cache)
             llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=capacity))
+        self.fast_grammar = False
+        if fast_grammar:
+            from neurosym.translators.backends._llama_grammar import install
+
+            self.fast_grammar = install(llm)
 
     @classmethod
     def from_path(

@@ -132,6 +132,26 @@ def test_grammar_constraint_gives_a_formula(small, allow_live_requests):
 
 
 @pytest.mark.llm
+def test_fast_grammar_sampling_gives_the_greedy_output_of_the_full_grammar(small, allow_live_requests):
+    from neurosym.translators.backends import _llama_grammar
+
+    assert small.fast_grammar is True  # installed by default
+    request = GenerationRequest.from_prompt(FOL_PROMPT, constraint=Constraint("grammar", formula_root_gbnf()))
+    greedy = SamplingSettings(max_tokens=32, temperature=0.0)
+    [fast] = small.generate([request], settings=greedy)
+    plain = LlamaCppBackend(small.llm, small.model, fast_grammar=False)  # the same Llama, already patched
+    saved = small.llm._init_sampler
+    try:
+        del small.llm._init_sampler  # back to llama-cpp-python's own method for this call
+        assert plain.fast_grammar is False
+        [full] = plain.generate([request], settings=greedy)
+    finally:
+        small.llm._init_sampler = saved
+    assert fast.texts == full.texts and fast.texts[0].strip()
+    assert _llama_grammar.install(object()) is False  # anything that is not a Llama is left alone
+
+
+@pytest.mark.llm
 def test_json_schema_constraint(small, allow_live_requests):
     schema = {"type": "object", "properties": {"answer": {"type": "boolean"}}, "required": ["answer"]}
     request = GenerationRequest.from_prompt("Is 7 prime? Reply in JSON.", constraint=Constraint("json_schema", schema))
