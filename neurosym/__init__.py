@@ -27,6 +27,7 @@ from neurosym.errors import (
     VerificationFailed,
 )
 from neurosym.fol import parse_formula, parse_formulas
+from neurosym.loop import Budget, Strategy, refine, run_many
 from neurosym.provers import get_prover, list_provers
 from neurosym.settings import SamplingSettings
 from neurosym.solving import SolveResult, solve
@@ -54,6 +55,7 @@ __all__ = [
     "BackendConnectionError",
     "BackendError",
     "BackendTimeoutError",
+    "Budget",
     "Certificate",
     "ConfigurationError",
     "EntailmentLabel",
@@ -72,6 +74,7 @@ __all__ = [
     "SolverError",
     "SolverUnavailableError",
     "Status",
+    "Strategy",
     "Verdict",
     "VerificationFailed",
     "__version__",
@@ -82,5 +85,7 @@ __all__ = [
     "list_provers",
     "parse_formula",
     "parse_formulas",
+    "refine",
+    "run_many",
     "solve",
 ]

@@ -1,3 +1,29 @@
-"""The feedback loop: translate, check with the provers, feed the verdict back, try again."""
+"""The feedback loop: translate, check with the provers, feed the verdict back, try again.
 
-__all__: list[str] = []
+Example:
+    >>> from neurosym.loop import Strategy
+    >>> Strategy.vote(5, repair_rounds=1).samples
+    5
+
+"""
+
+from neurosym.loop.batch import RunBudget, run_many
+from neurosym.loop.cache import Cache, CachedBackend
+from neurosym.loop.pool import ProverPool
+from neurosym.loop.refine import Budget, Strategy, check_inline, refine
+from neurosym.loop.result import Attempt, Cost, LoopResult
+
+__all__ = [
+    "Attempt",
+    "Budget",
+    "Cache",
+    "CachedBackend",
+    "Cost",
+    "LoopResult",
+    "ProverPool",
+    "RunBudget",
+    "Strategy",
+    "check_inline",
+    "refine",
+    "run_many",
+]
