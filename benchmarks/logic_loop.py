@@ -330,7 +330,7 @@ def main(argv: Sequence[str] | None = None, *, log: Callable[[str], None] = prin
     if args.record:
         from neurosym.translators.backends import get_backend
 
-        backend: LLMBackend = RecordingBackend(get_backend(args.llm), args.cassette, resume=True)
+        backend: LLMBackend = RecordingBackend(get_backend(args.llm), args.cassette, resume=True, one_at_a_time=True)
     else:
         backend = ReplayBackend(args.cassette)
     target = FolTarget(constrained=True)

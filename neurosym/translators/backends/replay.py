@@ -142,17 +142,23 @@ class RecordingBackend:
         resume: serve samples the cassette already holds and ask ``inner`` only for the missing
             ones, in contiguous runs with seed ``seed + first index``. Without it every request
             goes to ``inner``.
+        one_at_a_time: ask ``inner`` for one sample per call (seed ``seed + i``), so a killed
+            recording loses at most the sample in flight. For backends that loop over samples
+            anyway (llama.cpp) it costs nothing.
 
     """
 
     name: ClassVar[str] = "recording"
 
-    def __init__(self, inner: LLMBackend, path: Path | str, *, resume: bool = False) -> None:
+    def __init__(
+        self, inner: LLMBackend, path: Path | str, *, resume: bool = False, one_at_a_time: bool = False
+    ) -> None:
         self.inner = inner
         self.path = Path(path)
         self.model = inner.model
         self.supports_grammar: bool = getattr(inner, "supports_grammar", False)
         self.resume = resume
+        self.one_at_a_time = one_at_a_time
         self._cassette = _Cassette(self.path, load=resume)
         self.hits = 0
         self.misses = 0
@@ -175,7 +181,10 @@ class RecordingBackend:
                     if found is not None:
                         slots[i], usage = found[0], usage + found[1]
                         self.hits += 1
-            for start, length in _missing_runs([s is not None for s in slots]):
+            runs = _missing_runs([s is not None for s in slots])
+            if self.one_at_a_time:
+                runs = [(start + i, 1) for start, length in runs for i in range(length)]
+            for start, length in runs:
                 run_settings = dataclasses.replace(resolved, n=length, seed=seed + start)
                 [result] = self.inner.generate([request], settings=run_settings)
                 if len(result.samples) != length:

@@ -97,3 +97,18 @@ def test_grammar_support_is_read_from_the_cassette(tmp_path):
     assert ReplayBackend(path).supports_grammar is True
     key_with = cassette_key(req("p", Constraint("grammar", 'root ::= "x"')), SamplingSettings())
     assert key_with != cassette_key(req("p"), SamplingSettings())
+
+
+def test_one_at_a_time_records_each_sample_as_its_own_call(tmp_path):
+    path = tmp_path / "c.jsonl"
+    seen = []
+
+    def script(request, index):
+        seen.append(index)
+        return f"s{len(seen)}"
+
+    recorder = RecordingBackend(ScriptedBackend(script), path, one_at_a_time=True)
+    result = recorder.generate([req("p")], settings=SamplingSettings(n=3, seed=7))[0]
+    assert result.texts == ["s1", "s2", "s3"] and seen == [0, 0, 0]  # three calls of one sample each
+    replayed = ReplayBackend(path).generate([req("p")], settings=SamplingSettings(n=2, seed=8))[0]
+    assert replayed.texts == ["s2", "s3"]
