@@ -161,6 +161,7 @@ class _Run:
         self.samples_drawn = 0
         self.model_calls = 0
         self.model_s = 0.0
+        self.prompt_s = 0.0  # building prompts and repair prompts (target code)
 
     def cost(self) -> Cost:
         return Cost(
@@ -171,6 +172,7 @@ class _Run:
             model_s=self.model_s,
             prover_s=sum(a.prover_s for a in self.attempts),
             wall_s=time.perf_counter() - self.started,
+            target_s=self.prompt_s + sum(a.parse_s for a in self.attempts),
         )
 
     def generate(self, request: GenerationRequest, n: int, seed: int, temperature: float) -> GenerationResult:
@@ -184,13 +186,16 @@ class _Run:
     def attempt(self, output: str, *, sample: int, round_: int, repair: int, share: tuple[int, int, float]) -> Attempt:
         """Parse and check one output."""
         prompt_tokens, completion_tokens, latency = share
+        started = time.perf_counter()
         try:
             formalization = self.target.parse(self.problem, output)
         except ParseError as err:
             return Attempt(
                 sample, round_, repair, output, parse_error=err.message,
                 prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_s=latency,
+                parse_s=time.perf_counter() - started,
             )  # fmt: skip
+        parse_s = time.perf_counter() - started
         started = time.perf_counter()
         verdict = self.checker(self.target, formalization, self.strategy.timeout_s)
         prover_s = time.perf_counter() - started
@@ -200,7 +205,7 @@ class _Run:
             verdict=verdict,
             answer=self.target.answer_key(verdict),
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_s=latency,
-            prover_s=prover_s,
+            prover_s=prover_s, parse_s=parse_s,
         )  # fmt: skip
 
     def feedback(self, attempt: Attempt) -> str:
@@ -261,7 +266,9 @@ def refine(
     """
     strategy = strategy or Strategy.greedy()
     run = _Run(problem, target, backend, strategy, budget or Budget(), settings, checker or check_inline)
+    started = time.perf_counter()
     request = target.request(problem)
+    run.prompt_s += time.perf_counter() - started
     round_size = strategy.round_size or strategy.samples
     stop_reason, error, exception = "exhausted", None, None
     round_ = 0
@@ -286,7 +293,9 @@ def refine(
                 for k in range(1, strategy.repair_rounds + 1):
                     if previous.answer is not None or (reason := run.budget.exceeded(run.cost())):
                         break
+                    started = time.perf_counter()
                     repair = target.repair_request(problem, previous_request, previous.output, run.feedback(previous))
+                    run.prompt_s += time.perf_counter() - started
                     fixed = run.generate(repair, 1, (run.settings.seed or 0) + 1000 * k + index, temperature)
                     [share_k] = _shares(fixed) or [(0, 0, 0.0)]
                     text = fixed.samples[0].text if fixed.samples else ""

@@ -31,6 +31,7 @@ class Attempt:
         prompt_tokens, completion_tokens, latency_s: what the model call cost (shared evenly
             when one call produced several samples).
         prover_s: prover time.
+        parse_s: time the target took to read the output.
 
     """
 
@@ -46,6 +47,7 @@ class Attempt:
     completion_tokens: int = 0
     latency_s: float = 0.0
     prover_s: float = 0.0
+    parse_s: float = 0.0
 
     @property
     def status(self) -> str:
@@ -67,6 +69,7 @@ class Attempt:
             "completion_tokens": self.completion_tokens,
             "latency_s": round(self.latency_s, 6),
             "prover_s": round(self.prover_s, 6),
+            "parse_s": round(self.parse_s, 6),
         }
 
 
@@ -81,11 +84,13 @@ class Cost:
     model_s: float = 0.0
     prover_s: float = 0.0
     wall_s: float = 0.0
+    target_s: float = 0.0
+    """Time in the target's own code: building prompts and repair prompts, reading outputs."""
 
     @property
     def overhead_s(self) -> float:
-        """Wall time not spent in the model or the provers: the loop's own cost."""
-        return max(0.0, self.wall_s - self.model_s - self.prover_s)
+        """Wall time not spent in the model, the provers or the target: the loop's own cost."""
+        return max(0.0, self.wall_s - self.model_s - self.prover_s - self.target_s)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -97,6 +102,7 @@ class Cost:
             "model_s": round(self.model_s, 6),
             "prover_s": round(self.prover_s, 6),
             "wall_s": round(self.wall_s, 6),
+            "target_s": round(self.target_s, 6),
             "overhead_s": round(self.overhead_s, 6),
         }
 
