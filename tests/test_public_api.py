@@ -6,6 +6,10 @@ import neurosym
 
 PUBLIC = {
     "Answer",
+    "Budget",
+    "Strategy",
+    "refine",
+    "run_many",
     "AnswerKind",
     "Assignment",
     "BackendConnectionError",
