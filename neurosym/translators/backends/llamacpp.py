@@ -13,8 +13,9 @@ supported by llama.cpp and raises :class:`~neurosym.errors.ConfigurationError`.
 Grammar speed: by default the grammar is matched against the 64 likeliest tokens first and the
 whole vocabulary only when it rejects all of them (see
 :mod:`neurosym.translators.backends._llama_grammar`), as llama.cpp's own server does. On 2 CPU
-cores, greedy FOL translation went from 160 to 84 ms a token with the 1.5B model (99 to 42 ms
-with the 0.5B), with the same output; ``fast_grammar=False`` keeps llama-cpp-python's sampler.
+cores, greedy FOL translation went from 115-160 to 71-84 ms a token with the 1.5B model (99 to
+42 ms with the 0.5B), with the same output (``python -m benchmarks.grammar_speed``);
+``fast_grammar=False`` keeps llama-cpp-python's sampler.
 
 Prompt reuse: llama-cpp-python keeps the last prompt's KV cache and re-evaluates only the tokens
 after the longest common prefix, so requests that share a few-shot prefix one after another, and
@@ -159,14 +160,15 @@ class LlamaCppBackend:
         verbose: bool = False,
         settings: SamplingSettings | None = None,
         prompt_cache: bool | int = False,
+        fast_grammar: bool = True,
         **llama_kwargs: Any,
     ) -> LlamaCppBackend:
         """Load a GGUF model: an embedded name (``"default"``, ``"small"``), a path, or ``org/repo:file.gguf``.
 
         The embedded models are assembled on first use (see :func:`neurosym.translators.models.ensure_model`).
         ``n_threads`` defaults to every CPU this process may use; ``llama_kwargs`` go to ``llama_cpp.Llama``
-        (for example ``n_gpu_layers=-1``); ``prompt_cache`` is as in the constructor (see the module
-        docstring for when it helps).
+        (for example ``n_gpu_layers=-1``); ``prompt_cache`` and ``fast_grammar`` are as in the
+        constructor (see the module docstring).
 
         Raises:
             MissingDependencyError: llama-cpp-python or the model's slices are not installed.
@@ -185,7 +187,7 @@ class LlamaCppBackend:
             )
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp could not load the model: {exc}", backend=cls.name, model=name) from exc
-        return cls(llm, model_name=name, settings=settings, prompt_cache=prompt_cache)
+        return cls(llm, model_name=name, settings=settings, prompt_cache=prompt_cache, fast_grammar=fast_grammar)
 
     # --- generation ---------------------------------------------------------------------------
 
