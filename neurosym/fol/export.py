@@ -2,7 +2,8 @@
 
 TPTP wants functors in lower case and variables in upper case, so names are mangled injectively:
 ``p_`` predicates, ``f_`` functions, ``c_`` constants, ``V_`` variables; characters outside
-``[A-Za-z0-9]`` become ``_uXXXX`` (``_UXXXXXXXX`` beyond U+FFFF) and ``_`` becomes ``__``.
+``[A-Za-z0-9]`` become ``_u`` and the code point in four hex digits (``_U`` and eight beyond
+U+FFFF), and ``_`` becomes ``__``.
 
 Example:
     >>> from neurosym.fol import parse_formula

@@ -53,7 +53,15 @@ from typing import Any, NamedTuple
 
 from neurosym.errors import BackendError, ConfigurationError, InputError
 from neurosym.settings import SamplingSettings
-from neurosym.translators.base import GenerationRequest, GenerationResult, LLMBackend, Sample, Usage
+from neurosym.translators.base import (
+    GenerationRequest,
+    GenerationResult,
+    LLMBackend,
+    Sample,
+    Usage,
+    missing_runs,
+    split_evenly,
+)
 from neurosym.types import Verdict
 
 __all__ = [
@@ -182,12 +190,6 @@ class CachedSample(NamedTuple):
 
     sample: Sample
     usage: Usage
-
-
-def _split(total: int, parts: int) -> list[int]:
-    """``total`` split into ``parts`` whole shares that add up to it exactly."""
-    base, remainder = divmod(total, parts)
-    return [base + (1 if i < remainder else 0) for i in range(parts)]
 
 
 class Cache:
@@ -506,7 +508,7 @@ class CachedBackend:
                     samples.append(found.sample)
                     usage += found.usage
                     hits += 1
-            for run in _missing_runs([s is not None for s in samples]):
+            for run in missing_runs([s is not None for s in samples]):
                 runs.setdefault(run, []).append(position)
             slots.append(samples)
             usages.append(usage)
@@ -556,7 +558,7 @@ class CachedBackend:
         samples = result.samples[: len(keys)]
         if not samples:
             return
-        prompt_shares = _split(result.usage.prompt_tokens, len(samples))
+        prompt_shares = split_evenly(result.usage.prompt_tokens, len(samples))
         latency_share = result.usage.latency_s / len(samples)
         for offset, (key, sample) in enumerate(zip(keys, samples, strict=False)):
             self.cache.put_sample(
@@ -569,22 +571,3 @@ class CachedBackend:
                 settings=settings,
                 sample_index=start + offset,
             )
-
-
-def _missing_runs(present: Sequence[bool]) -> list[tuple[int, int]]:
-    """The ``(first index, length)`` of each run of consecutive missing samples.
-
-    Example:
-        >>> _missing_runs([False, False, True, False])
-        [(0, 2), (3, 1)]
-
-    """
-    runs: list[tuple[int, int]] = []
-    start: int | None = None
-    for index, here in enumerate([*present, True]):
-        if not here and start is None:
-            start = index
-        elif here and start is not None:
-            runs.append((start, index - start))
-            start = None
-    return runs

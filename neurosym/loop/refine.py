@@ -39,7 +39,7 @@ from neurosym.errors import ConfigurationError, NeurosymError, ParseError
 from neurosym.loop.result import Attempt, Cost, LoopResult
 from neurosym.settings import SamplingSettings, merge
 from neurosym.targets.base import Target
-from neurosym.translators.base import GenerationRequest, GenerationResult, LLMBackend
+from neurosym.translators.base import GenerationRequest, GenerationResult, LLMBackend, split_evenly
 from neurosym.types import Formalization, Problem, Verdict
 
 __all__ = ["Budget", "Checker", "Strategy", "check_inline", "refine"]
@@ -226,13 +226,13 @@ class _Run:
 def _shares(result: GenerationResult) -> list[tuple[int, int, float]]:
     """Each sample's share of a call's usage: its own completion tokens, the prompt and latency split evenly.
 
-    The first sample takes the remainder of the prompt tokens, so the shares add up to the call's usage.
+    The prompt shares add up to the call's prompt tokens.
     """
     n = max(1, len(result.samples))
-    prompt = result.usage.prompt_tokens
+    prompt_shares = split_evenly(result.usage.prompt_tokens, n)
     shares = []
     for i, sample in enumerate(result.samples):
-        prompt_share = prompt // n if i else prompt - (n - 1) * (prompt // n)
+        prompt_share = prompt_shares[i]
         completion = sample.completion_tokens or result.usage.completion_tokens // n
         shares.append((prompt_share, completion, result.usage.latency_s / n))
     return shares

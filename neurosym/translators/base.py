@@ -37,7 +37,9 @@ __all__ = [
     "Sample",
     "Usage",
     "check_allow_live_requests",
+    "missing_runs",
     "request_key",
+    "split_evenly",
 ]
 
 ALLOW_LIVE_REQUESTS = True
@@ -214,6 +216,40 @@ class GenerationResult:
             data.get("backend", ""),
             data.get("model", ""),
         )
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` whole shares that add up to it exactly (a call's prompt tokens among its samples).
+
+    Example:
+        >>> split_evenly(10, 3)
+        [4, 3, 3]
+
+    """
+    base, remainder = divmod(total, parts)
+    return [base + (1 if i < remainder else 0) for i in range(parts)]
+
+
+def missing_runs(present: Sequence[bool]) -> list[tuple[int, int]]:
+    """The ``(first index, length)`` of each run of consecutive missing samples.
+
+    Under the seed contract (sample ``i`` is drawn with seed ``seed + i``) each run is one call
+    with ``n=length`` and seed ``seed + first index``.
+
+    Example:
+        >>> missing_runs([False, False, True, False])
+        [(0, 2), (3, 1)]
+
+    """
+    runs: list[tuple[int, int]] = []
+    start: int | None = None
+    for index, here in enumerate([*present, True]):
+        if not here and start is None:
+            start = index
+        elif here and start is not None:
+            runs.append((start, index - start))
+            start = None
+    return runs
 
 
 @runtime_checkable

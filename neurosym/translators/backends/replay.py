@@ -37,7 +37,15 @@ from typing import Any, ClassVar
 
 from neurosym.errors import BackendError, ConfigurationError, InputError
 from neurosym.settings import SamplingSettings
-from neurosym.translators.base import GenerationRequest, GenerationResult, LLMBackend, Sample, Usage
+from neurosym.translators.base import (
+    GenerationRequest,
+    GenerationResult,
+    LLMBackend,
+    Sample,
+    Usage,
+    missing_runs,
+    split_evenly,
+)
 
 __all__ = ["CassetteMiss", "RecordingBackend", "ReplayBackend", "cassette_key"]
 
@@ -65,12 +73,6 @@ def cassette_key(request: GenerationRequest, settings: SamplingSettings, sample_
     from neurosym.loop.cache import response_key  # imported here: the loop package imports the translators
 
     return response_key("", "", request, settings, sample_index)
-
-
-def _split(total: int, parts: int) -> list[int]:
-    """``total`` in ``parts`` whole shares that add up to it (the first takes the remainder)."""
-    share = total // parts
-    return [total - share * (parts - 1), *([share] * (parts - 1))]
 
 
 class _Cassette:
@@ -167,8 +169,6 @@ class RecordingBackend:
         self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
     ) -> list[GenerationResult]:
         """Generate with the wrapped backend (or the cassette, when resuming) and record new samples."""
-        from neurosym.loop.cache import _missing_runs
-
         resolved = (settings or SamplingSettings()).resolved()
         n, seed = resolved.n or 1, resolved.seed or 0
         out: list[GenerationResult] = []
@@ -181,7 +181,7 @@ class RecordingBackend:
                     if found is not None:
                         slots[i], usage = found[0], usage + found[1]
                         self.hits += 1
-            runs = _missing_runs([s is not None for s in slots])
+            runs = missing_runs([s is not None for s in slots])
             if self.one_at_a_time:
                 runs = [(start + i, 1) for start, length in runs for i in range(length)]
             for start, length in runs:
@@ -195,7 +195,7 @@ class RecordingBackend:
                         model=self.inner.model,
                     )
                 self.misses += length
-                prompt_shares = _split(result.usage.prompt_tokens, length)
+                prompt_shares = split_evenly(result.usage.prompt_tokens, length)
                 records = []
                 for offset, sample in enumerate(result.samples):
                     share = Usage(prompt_shares[offset], sample.completion_tokens, result.usage.latency_s / length)
