@@ -9,6 +9,8 @@ Statuses:
 ``proved``     the claim is certified (FOL: the premises entail the conclusion)
 ``disproved``  the claim's negation is certified (FOL: the premises entail its negation)
 ``uncertain``  neither holds, and there are witnesses of both (FOL: two countermodels)
+``computed``   the formalization ran and gave an answer (Python: the program returned a number);
+               nothing certifies that the program models the problem, so votes matter
 ``inconsistent`` the hypotheses contradict each other, so nothing can be concluded
 ``invalid``    the formalization is malformed (parse error, signature clash, bad model)
 ``unknown``    the prover gave up or the provers disagree; ``message`` says why
@@ -44,9 +46,9 @@ __all__ = [
     "Verdict",
 ]
 
-Status = Literal["proved", "disproved", "uncertain", "inconsistent", "invalid", "unknown", "timeout"]
+Status = Literal["proved", "disproved", "uncertain", "computed", "inconsistent", "invalid", "unknown", "timeout"]
 STATUSES: tuple[str, ...] = get_args(Status)
-DECIDED: frozenset[str] = frozenset({"proved", "disproved", "uncertain"})
+DECIDED: frozenset[str] = frozenset({"proved", "disproved", "uncertain", "computed"})
 """Statuses that settle the question asked."""
 
 
@@ -232,7 +234,7 @@ class Verdict:
 
     @property
     def decided(self) -> bool:
-        """True when the status settles the question (proved, disproved or uncertain)."""
+        """True when the status settles the question (proved, disproved, uncertain or computed)."""
         return self.status in DECIDED
 
     def to_dict(self) -> dict[str, Any]:

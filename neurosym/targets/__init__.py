@@ -22,7 +22,7 @@ __all__ = ["Target", "get_target"]
 
 
 def get_target(name: str, **options: Any) -> Target:
-    """The target called ``name`` (``fol``), built with ``options``.
+    """The target called ``name`` (``fol`` or ``python``), built with ``options``.
 
     Raises:
         ConfigurationError: an unknown target; the message lists the known ones.
@@ -32,4 +32,8 @@ def get_target(name: str, **options: Any) -> Target:
         from neurosym.targets.fol import FolTarget
 
         return FolTarget(**options)
-    raise ConfigurationError(f"unknown target {name!r}; known targets: fol")
+    if name == "python":
+        from neurosym.targets.python import PythonTarget
+
+        return PythonTarget(**options)
+    raise ConfigurationError(f"unknown target {name!r}; known targets: fol, python")

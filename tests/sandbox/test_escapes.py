@@ -1,0 +1,31 @@
+"""The escape suite: every attack in neurosym.sandbox.escapes must be contained."""
+
+from neurosym.sandbox.escapes import ATTACKS, run_escape_suite
+
+
+def test_every_escape_attempt_is_contained(sandbox, capsys):
+    report = run_escape_suite(sandbox)
+    contained = [r for r in report if r.contained]
+    with capsys.disabled():
+        print(f"\nsandbox escape suite: {len(report)} attacks tried, {len(contained)} contained")
+    assert len(report) == len(ATTACKS) >= 20
+    assert [r.render() for r in report if not r.contained] == []
+
+
+def test_the_judge_reports_an_attack_that_got_through(sandbox):
+    # The suite must be able to fail: a program that claims success is reported as an escape.
+    import neurosym.sandbox.escapes as escapes
+
+    fake = escapes.Attack("claims_success", "nothing", 'return "ESCAPED: pretend"')
+    original = escapes.ATTACKS
+    escapes.ATTACKS = (fake,)
+    try:
+        [result] = run_escape_suite(sandbox)
+    finally:
+        escapes.ATTACKS = original
+    assert not result.contained and result.evidence == "ESCAPED: pretend"
+
+
+def test_attacks_have_unique_names_and_goals():
+    assert len({a.name for a in ATTACKS}) == len(ATTACKS)
+    assert all(a.goal and a.code.strip() for a in ATTACKS)
