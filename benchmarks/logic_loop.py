@@ -34,7 +34,6 @@ import argparse
 import json
 import random
 import re
-import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,8 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks import loop_report
+from benchmarks.loop_report import Row, loop_row, plot, render, vote_at_k
 from neurosym.loop.refine import Strategy, refine
-from neurosym.loop.result import LoopResult
 from neurosym.settings import SamplingSettings
 from neurosym.targets.fol import FolTarget
 from neurosym.translators.backends.replay import CassetteMiss, RecordingBackend, ReplayBackend
@@ -69,6 +69,7 @@ STRATEGIES: dict[str, Strategy] = {
     "adaptive+repair": Strategy(samples=5, round_size=2, confidence=0.8, repair_rounds=1),
 }
 ORDER = ("cot", *STRATEGIES)
+DATASETS = ("FOLIO", "ProofWriter")
 
 _LABELS = {"true": "True", "false": "False", "uncertain": "Uncertain", "unknown": "Uncertain"}
 
@@ -166,49 +167,6 @@ def cot_answer(text: str) -> str | None:
 # -- running ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Row:
-    """One strategy on one item."""
-
-    item: str
-    dataset: str
-    strategy: str
-    label: str
-    answer: str | None
-    samples: int
-    tokens: int
-    model_s: float
-    prover_s: float
-    overhead_s: float
-    target_s: float
-    votes: dict[str, int]
-    first_k: list[str | None]
-
-    @property
-    def correct(self) -> bool:
-        return self.answer == self.label
-
-
-def _row(item: Item, name: str, result: LoopResult) -> Row:
-    cost = result.cost
-    fresh = [a for a in result.attempts if a.repair == 0]
-    return Row(
-        item.problem.id or "",
-        item.dataset,
-        name,
-        item.label,
-        None if result.answer is None else str(result.answer),
-        cost.samples,
-        cost.prompt_tokens + cost.completion_tokens,
-        cost.model_s,
-        cost.prover_s,
-        cost.overhead_s,
-        cost.target_s,
-        dict(result.votes),
-        [None if a.answer is None else str(a.answer) for a in fresh],
-    )
-
-
 def run_item(item: Item, backend: LLMBackend, target: FolTarget) -> list[Row]:
     """Every strategy on one item (raises CassetteMiss when replaying an item not recorded)."""
     rows = []
@@ -227,95 +185,13 @@ def run_item(item: Item, backend: LLMBackend, target: FolTarget) -> list[Row]:
         result = refine(item.problem, target, backend, strategy=STRATEGIES[name], settings=SETTINGS)
         if result.exception is not None:
             raise result.exception
-        rows.append(_row(item, name, result))
+        rows.append(loop_row(item.problem.id or "", item.dataset, item.label, name, result))
     return rows
 
 
 def summarise(rows: Sequence[Row]) -> list[dict[str, Any]]:
     """Accuracy, abstention, answered accuracy, samples and tokens per strategy and dataset."""
-    table = []
-    for dataset in ("FOLIO", "ProofWriter", "all"):
-        for name in ORDER:
-            chosen = [r for r in rows if r.strategy == name and dataset in ("all", r.dataset)]
-            if not chosen:
-                continue
-            answered = [r for r in chosen if r.answer is not None]
-            table.append(
-                {
-                    "dataset": dataset,
-                    "strategy": name,
-                    "items": len(chosen),
-                    "accuracy": sum(r.correct for r in chosen) / len(chosen),
-                    "abstention": 1 - len(answered) / len(chosen),
-                    "answered_accuracy": (sum(r.correct for r in answered) / len(answered)) if answered else None,
-                    "samples": statistics.mean(r.samples for r in chosen),
-                    "tokens": statistics.mean(r.tokens for r in chosen),
-                }
-            )
-    return table
-
-
-def vote_at_k(rows: Sequence[Row], k: int) -> float:
-    """Accuracy of a majority over the first ``k`` fresh samples (no repair), from the vote-5 rows."""
-    correct = total = 0
-    for row in rows:
-        if row.strategy != "vote-5":
-            continue
-        total += 1
-        votes: dict[str, int] = {}
-        for answer in row.first_k[:k]:
-            if answer is not None:
-                votes[answer] = votes.get(answer, 0) + 1
-        ranked = sorted(votes.items(), key=lambda kv: -kv[1])
-        tie = len(ranked) > 1 and ranked[0][1] == ranked[1][1]
-        correct += bool(ranked) and not tie and ranked[0][0] == row.label
-    return correct / total if total else 0.0
-
-
-def render(table: Sequence[dict[str, Any]], recorded: int, wanted: int, overhead_ms: float, target_ms: float) -> str:
-    """The markdown table and the headline figures."""
-    lines = [
-        f"Items recorded: {recorded} of {wanted}. Per problem and strategy, replayed: the loop's own time "
-        f"(excluding model, provers and the target's prompt building and parsing) median {overhead_ms:.2f} ms; "
-        f"the target's time median {target_ms:.1f} ms.",
-        "",
-        "| data | strategy | items | accuracy | abstained | accuracy answered | samples/item | tokens/item |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in table:
-        answered = "-" if r["answered_accuracy"] is None else f"{100 * r['answered_accuracy']:.1f}%"
-        lines.append(
-            f"| {r['dataset']} | {r['strategy']} | {r['items']} | {100 * r['accuracy']:.1f}% | "
-            f"{100 * r['abstention']:.1f}% | {answered} | {r['samples']:.2f} | {r['tokens']:.0f} |"
-        )
-    return "\n".join(lines)
-
-
-def plot(rows: Sequence[Row], table: Sequence[dict[str, Any]], path: Path) -> None:
-    """Accuracy against samples per problem: the vote@k curve and each strategy as a point."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
-    for ax, dataset in zip(axes, ("FOLIO", "ProofWriter", "all"), strict=True):
-        chosen = [r for r in rows if dataset in ("all", r.dataset)]
-        ks = range(1, 6)
-        ax.plot(list(ks), [100 * vote_at_k(chosen, k) for k in ks], "o-", color="grey", label="vote of first k")
-        for entry in table:
-            if entry["dataset"] == dataset:
-                ax.scatter(entry["samples"], 100 * entry["accuracy"], s=60, label=entry["strategy"], zorder=3)
-        ax.set_title(f"{dataset} ({sum(1 for r in chosen if r.strategy == 'greedy')} items)")
-        ax.set_xlabel("model samples per problem (repairs count)")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("accuracy (%)")
-    axes[-1].legend(fontsize=8, loc="lower right")
-    fig.suptitle("neurosym loop, Qwen2.5-Coder 1.5B (llama.cpp), Z3")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return loop_report.summarise(rows, DATASETS, ORDER)
 
 
 def main(argv: Sequence[str] | None = None, *, log: Callable[[str], None] = print) -> int:
@@ -353,9 +229,7 @@ def main(argv: Sequence[str] | None = None, *, log: Callable[[str], None] = prin
                 f"{time.perf_counter() - started:.0f} s so far")  # fmt: skip
     recorded = len(items) - missing
     table = summarise(rows)
-    loop_rows = [r for r in rows if r.strategy != "cot"]
-    overhead_ms = 1000 * statistics.median(r.overhead_s for r in loop_rows) if loop_rows else 0.0
-    target_ms = 1000 * statistics.median(r.target_s for r in loop_rows) if loop_rows else 0.0
+    overhead_ms, target_ms = loop_report.loop_times_ms(rows)
     text = render(table, recorded, len(items), overhead_ms, target_ms)
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "logic_loop.jsonl").open("w", encoding="utf-8") as fh:
@@ -363,7 +237,7 @@ def main(argv: Sequence[str] | None = None, *, log: Callable[[str], None] = prin
             fh.write(json.dumps({**r.__dict__, "correct": r.correct}, ensure_ascii=False) + "\n")
     (args.out / "logic_loop.md").write_text(text + "\n", encoding="utf-8")
     if rows and not args.no_plot:
-        plot(rows, table, args.out / "logic_loop.png")
+        plot(rows, table, DATASETS, "neurosym loop, Qwen2.5-Coder 1.5B (llama.cpp), Z3", args.out / "logic_loop.png")
     log(text)
     log("vote of first k (all): " + ", ".join(f"k={k} {100 * vote_at_k(rows, k):.1f}%" for k in range(1, 6)))
     log(f"{time.perf_counter() - started:.1f} s")

@@ -1,11 +1,14 @@
 """The ``neurosym`` command line.
 
 Subcommands:
-    solve    answer a problem in English: an LLM translates it to FOL, provers decide
+    solve    answer a problem in English: an LLM translates it to FOL (provers decide) or to a
+             Python program (run in the sandbox)
     check    decide a FOL problem (premises and a conclusion) from a file, stdin or JSON
     provers  list the provers and whether this machine can run them
+    sandbox  try the escape suite against this machine's Python sandbox
 
-Exit codes of ``solve`` and ``check``: 0 when the question is decided (True, False or Uncertain),
+Exit codes of ``solve`` and ``check``: 0 when the question is decided (True, False or Uncertain, or
+a number a program computed),
 1 when it is not (inconsistent premises, unknown, timeout, provers disagree, an unreadable
 translation), 2 for invalid input, usage errors and failing backends.
 """
@@ -188,6 +191,7 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     budget = Budget(samples=args.max_samples, tokens=args.max_total_tokens, wall_s=args.max_seconds)
     result = solve(
         text,
+        target=args.target,
         llm=backend,
         settings=SamplingSettings(max_tokens=args.max_tokens),
         constrained=False if args.no_constraint else None,
@@ -214,6 +218,20 @@ def _cmd_provers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from neurosym.sandbox import Limits, Sandbox, SandboxUnavailable, sandbox_problem
+    from neurosym.sandbox.escapes import run_escape_suite
+
+    problem = sandbox_problem()
+    if problem is not None:
+        raise SandboxUnavailable(problem)
+    with Sandbox(limits=Limits(wall_s=3.0, cpu_s=2.0, memory_mb=768, file_mb=4, output_bytes=4096)) as box:
+        report = run_escape_suite(box, on_result=lambda r: out.write(r.render() + "\n"))
+    contained = sum(r.contained for r in report)
+    out.write(f"{len(report)} attacks tried, {contained} contained\n")
+    return 0 if contained == len(report) else 1
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurosym", description="Neurosymbolic reasoning: LLMs translate, solvers decide."
@@ -222,10 +240,18 @@ def _build_parser() -> argparse.ArgumentParser:
     solve = sub.add_parser(
         "solve",
         help="answer a problem in English (LLM translation + provers)",
-        description="Translate premises and a question into FOL with an LLM and decide them with provers. "
-        "Exit 0: decided; 1: undecided; 2: invalid input or backend failure.",
+        description="Translate premises and a question into FOL with an LLM and decide them with provers, or "
+        "(--target python) a word problem into a program that runs in the sandbox. "
+        "Exit 0: answered; 1: no answer; 2: invalid input or backend failure.",
     )
     solve.add_argument("text", nargs="?", help="the problem: premises, then a question; '-' or nothing reads stdin")
+    solve.add_argument(
+        "--target",
+        choices=("fol", "python"),
+        default="fol",
+        help="fol: entailment questions through first-order logic (default); python: word problems with a "
+        "numeric answer, through a program run in the sandbox",
+    )
     solve.add_argument(
         "--llm",
         default="embedded",
@@ -271,6 +297,13 @@ def _build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_cmd_check)
     provers = sub.add_parser("provers", help="list provers and whether they are installed")
     provers.set_defaults(handler=_cmd_provers)
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="try the escape suite against the Python sandbox",
+        description="Run hostile programs (network, files, processes, memory, signals...) in the sandbox "
+        "and report which were contained. Exit 0: all contained.",
+    )
+    sandbox.set_defaults(handler=_cmd_sandbox)
     return parser
 
 

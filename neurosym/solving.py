@@ -5,6 +5,9 @@ grammar-constrained decoding where the backend supports it), the model's formula
 and :func:`neurosym.check_fol` decides them. The result keeps the formalization, the verdict and
 its certificate (mapped back to the English premises), and the time and tokens spent.
 
+For the Python target (``target="python"``): the model writes a ``solution()`` program, which
+runs in :mod:`neurosym.sandbox`; the result keeps the program, what it returned and printed.
+
 Example:
     >>> from neurosym.translators.backends.scripted import ScriptedBackend
     >>> llm = ScriptedBackend(["Premises:\n1. ∀x (Dog(x) → Animal(x))\n2. Dog(rex)\nConclusion:\nAnimal(rex)"])
@@ -27,9 +30,10 @@ from neurosym.loop.refine import Budget, Strategy, refine
 from neurosym.loop.result import Attempt, LoopResult
 from neurosym.settings import SamplingSettings, merge
 from neurosym.targets.fol import FolTarget
+from neurosym.targets.python import ProgramRun, PythonTarget
 from neurosym.translators.base import LLMBackend, Usage
 from neurosym.translators.fol import FolTranslation, problem_from_text
-from neurosym.types import Answer, Problem, Verdict
+from neurosym.types import Answer, AnswerKind, NumberAnswer, Problem, Verdict
 
 __all__ = ["MAX_PROBLEM_TEXT", "SolveResult", "solve"]
 
@@ -38,6 +42,9 @@ MAX_PROBLEM_TEXT = 20_000
 
 FOL_SETTINGS = SamplingSettings(temperature=0.0, max_tokens=512, seed=0)
 """Defaults for FOL translation: greedy, enough tokens for a dozen formulas."""
+PYTHON_SETTINGS = SamplingSettings(temperature=0.0, max_tokens=512, seed=0)
+"""Defaults for the Python target: greedy, enough tokens for a program of forty lines."""
+TARGETS = ("fol", "python")
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,8 @@ class SolveResult:
     model: str
     settings: dict[str, Any] = field(default_factory=dict)
     loop: LoopResult | None = None
+    target: str = "fol"
+    program: str | None = None
 
     @property
     def premises_used(self) -> list[tuple[int, str]]:
@@ -82,6 +91,7 @@ class SolveResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
         return {
+            "target": self.target,
             "premises": list(self.problem.premises),
             "conclusion": self.problem.conclusion,
             "answer": self.verdict.to_dict()["answer"] if self.answer is not None else None,
@@ -89,6 +99,7 @@ class SolveResult:
             "formalization": None
             if self.translation is None
             else {"premises": list(self.translation.premises), "conclusion": self.translation.conclusion},
+            "program": self.program,
             "premises_used": [{"index": i, "text": t} for i, t in self.premises_used],
             "raw_output": self.raw_output,
             "usage": self.usage.to_dict(),
@@ -104,8 +115,13 @@ class SolveResult:
     def render(self) -> str:
         """A report for people: the answer, the formalization side by side, the evidence, the cost."""
         v = self.verdict
-        head = v.answer.value if v.decided else v.status.upper()  # type: ignore[union-attr]
-        lines = [f"Answer: {head}  ({v.status}, {v.prover or 'no prover'})"]
+        lines = [f"Answer: {_answer_text(v)}  ({v.status}, {v.prover or 'no prover'})"]
+        if self.target == "python":
+            if isinstance(v.certificate, ProgramRun):
+                lines.append(v.certificate.render())
+            elif self.program is not None:
+                lines += ["Program:", *("    " + line for line in self.program.rstrip("\n").splitlines())]
+                lines.append(v.feedback or v.message)
         if self.translation is not None:
             lines.append("Formalization:")
             width = min(48, max(len(p) for p in [*self.problem.premises, self.problem.conclusion or ""]))
@@ -121,11 +137,11 @@ class SolveResult:
             )
         if self.premises_used:
             lines.append("Premises used: " + ", ".join(str(i) for i, _ in self.premises_used))
-        elif v.certificate is not None and v.status != "inconsistent":
+        elif v.certificate is not None and v.status != "inconsistent" and self.target != "python":
             lines.append(v.certificate.render())
         if v.status == "inconsistent" and v.certificate is not None:
             lines.append("The premises as translated contradict each other: " + v.certificate.render())
-        if not v.decided and v.message:
+        if not v.decided and v.message and self.target != "python":
             lines.append(v.message)
         lines.append(
             f"Time: {self.elapsed_s:.1f} s (model {self.model_s:.1f} s, provers {self.prover_s:.2f} s); "
@@ -133,6 +149,15 @@ class SolveResult:
             f"model: {self.model}"
         )
         return "\n".join(lines)
+
+
+def _answer_text(verdict: Verdict) -> str:
+    answer = verdict.answer
+    if not verdict.decided or answer is None:
+        return verdict.status.upper()
+    if isinstance(answer, NumberAnswer):
+        return answer.exact or f"{answer.value:g}"
+    return str(getattr(answer, "value", answer))
 
 
 def _clip(text: str, width: int) -> str:
@@ -151,6 +176,16 @@ def _problem(text: str | None, premises: Sequence[str] | None, conclusion: str |
     if len(text) > MAX_PROBLEM_TEXT:
         raise ConfigurationError(f"the problem text is too long: {len(text):,} characters (limit {MAX_PROBLEM_TEXT:,})")
     return problem_from_text(text)
+
+
+def _word_problem(text: str | None, premises: Sequence[str] | None, conclusion: str | None) -> Problem:
+    if premises is not None or conclusion is not None:
+        raise ConfigurationError("the python target takes the problem text, not premises and a conclusion")
+    if text is None or not text.strip():
+        raise ConfigurationError("the problem text is empty")
+    if len(text) > MAX_PROBLEM_TEXT:
+        raise ConfigurationError(f"the problem text is too long: {len(text):,} characters (limit {MAX_PROBLEM_TEXT:,})")
+    return Problem(text=text.strip(), answer_kind=AnswerKind.NUMBER)
 
 
 def solve(
@@ -175,13 +210,15 @@ def solve(
         text: the problem in English: premises, then a question (or a conclusion to check).
         premises: the premises already split into sentences (with ``conclusion``, instead of ``text``).
         conclusion: the sentence or question to decide.
-        target: the formal language; ``"fol"`` for now.
+        target: the formal language: ``"fol"`` (entailment questions, decided by provers) or
+            ``"python"`` (word problems with a numeric answer: the model writes ``solution()``,
+            which runs in :mod:`neurosym.sandbox`).
         llm: a backend, a backend spec such as ``"embedded"`` or ``"openai:MODEL"`` (see
             :func:`neurosym.translators.backends.get_backend`), or ``None`` for the embedded
             default model.
-        settings: sampling settings layered over the FOL defaults (greedy, 512 tokens).
+        settings: sampling settings layered over the target's defaults (greedy, 512 tokens).
         constrained: grammar-constrained decoding; by default on where the backend supports it.
-        timeout: seconds for each prover call.
+        timeout: seconds for each prover call (python: each program run, wall and CPU time).
         provers: provers to run (several are cross-checked).
         repair_signature_clashes: rename a name the model used in two roles instead of
             returning ``invalid``.
@@ -196,19 +233,29 @@ def solve(
         BackendError: the model could not be reached or failed before any answer.
 
     """
-    if target != "fol":
-        raise ConfigurationError(f"unknown target {target!r}; available: fol")
-    problem = _problem(text, premises, conclusion)
+    if target not in TARGETS:
+        raise ConfigurationError(f"unknown target {target!r}; available: {', '.join(TARGETS)}")
     started = time.perf_counter()
-    backend = _backend(llm)
-    use_grammar = getattr(backend, "supports_grammar", False) if constrained is None else constrained
-    fol = FolTarget(constrained=use_grammar, provers=tuple(provers), repair_signature_clashes=repair_signature_clashes)
+    chosen: FolTarget | PythonTarget
+    if target == "python":
+        problem = _word_problem(text, premises, conclusion)
+        backend = _backend(llm)
+        chosen = PythonTarget(limits=replace(PythonTarget().limits, wall_s=timeout, cpu_s=timeout))
+        defaults = PYTHON_SETTINGS
+    else:
+        problem = _problem(text, premises, conclusion)
+        backend = _backend(llm)
+        use_grammar = getattr(backend, "supports_grammar", False) if constrained is None else constrained
+        chosen = FolTarget(
+            constrained=use_grammar, provers=tuple(provers), repair_signature_clashes=repair_signature_clashes
+        )
+        defaults = FOL_SETTINGS
     strategy = strategy or Strategy.greedy()
     if agreement is not None:
         strategy = replace(strategy, agreement=agreement)
     strategy = replace(strategy, timeout_s=timeout)
-    resolved = merge(FOL_SETTINGS, settings)
-    loop = refine(problem, fol, backend, strategy=strategy, budget=budget, settings=resolved)
+    resolved = merge(defaults, settings)
+    loop = refine(problem, chosen, backend, strategy=strategy, budget=budget, settings=resolved)
     if loop.exception is not None and not loop.attempts:
         raise loop.exception
     shown = loop.winner or (loop.attempts[-1] if loop.attempts else None)
@@ -218,7 +265,7 @@ def solve(
         problem=problem,
         answer=verdict.answer if loop.winner is not None else None,
         verdict=verdict,
-        translation=_translation_of(shown),
+        translation=_translation_of(shown) if target == "fol" else None,
         raw_output=shown.output if shown else "",
         usage=Usage(cost.prompt_tokens, cost.completion_tokens, cost.model_s),
         elapsed_s=time.perf_counter() - started,
@@ -228,6 +275,8 @@ def solve(
         model=backend.model,
         settings=resolved.to_dict(),
         loop=loop,
+        target=target,
+        program=shown.formalization.source if target == "python" and shown and shown.formalization else None,
     )
 
 

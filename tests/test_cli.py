@@ -267,3 +267,67 @@ def test_solve_cache_serves_a_repeated_run_without_the_model(tmp_path, capsys):
     RecordingBackend(ScriptedBackend(["x"]), other).generate([GenerationRequest.from_prompt("unrelated")])
     assert main(["solve", SOLVE_TEXT, "--llm", f"replay:{other}", "--cache", str(cache)]) == 0
     assert capsys.readouterr().out.splitlines()[0] == first.splitlines()[0] == "Answer: True  (proved, z3)"
+
+
+WORD_PROBLEM = "Tom has 3 boxes of 12 pencils and gives away 5 pencils. How many pencils does he have left?"
+needs_sandbox = pytest.mark.skipif(
+    __import__("neurosym.sandbox", fromlist=["sandbox_problem"]).sandbox_problem() is not None,
+    reason="the Python sandbox cannot run here (bubblewrap, libseccomp)",
+)
+
+
+def recorded_program(tmp_path: Path, replies: list[str], **options) -> str:
+    """A cassette of a scripted model answering the word problem with the python target."""
+    from neurosym.solving import solve
+    from neurosym.translators.backends.replay import RecordingBackend
+    from neurosym.translators.backends.scripted import ScriptedBackend
+
+    path = tmp_path / "python.jsonl"
+    solve(WORD_PROBLEM, target="python", llm=RecordingBackend(ScriptedBackend(replies), path), **options)
+    return str(path)
+
+
+@needs_sandbox
+def test_solve_python_target_prints_the_program_and_its_output(tmp_path, capsys):
+    program = (
+        "```python\ndef solution():\n    pencils = 3 * 12\n    print('start', pencils)\n    return pencils - 5\n```"
+    )
+    cassette = recorded_program(tmp_path, [program])
+    assert main(["solve", "--target", "python", WORD_PROBLEM, "--llm", f"replay:{cassette}"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Answer: 31  (computed, python-sandbox)")
+    assert "    pencils = 3 * 12" in out and "start 36" in out and "solution() returned 31" in out
+
+
+@needs_sandbox
+def test_solve_python_target_repairs_a_failing_program(tmp_path, capsys):
+    from neurosym.loop.refine import Strategy
+
+    broken = "```python\ndef solution():\n    return pencils - 5\n```"
+    fixed = "```python\ndef solution():\n    pencils = 36\n    return pencils - 5\n```"
+    cassette = recorded_program(tmp_path, [broken, fixed], strategy=Strategy(samples=1, repair_rounds=1))
+    argv = ["solve", "--target", "python", WORD_PROBLEM, "--llm", f"replay:{cassette}", "--repair-rounds", "1"]
+    assert main([*argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    attempts = data["loop"]["attempts"]
+    assert data["target"] == "python" and data["answer"] == {"value": 31.0, "exact": "31"}
+    assert "NameError: name 'pencils' is not defined" in attempts[0]["verdict"]["feedback"]
+    assert [(a["sample"], a["repair"]) for a in attempts] == [(0, 0), (0, 1)]
+
+
+@needs_sandbox
+def test_solve_python_target_without_a_program_exits_1(tmp_path, capsys):
+    cassette = recorded_program(tmp_path, ["The answer is 31."])
+    assert main(["solve", "--target", "python", WORD_PROBLEM, "--llm", f"replay:{cassette}"]) == 1
+    assert capsys.readouterr().out.startswith("Answer: INVALID")
+
+
+def test_sandbox_command_reports_the_escape_suite(capsys, monkeypatch):
+    import neurosym.sandbox.escapes as escapes
+    from neurosym.sandbox import sandbox_problem
+
+    if sandbox_problem():
+        pytest.skip(sandbox_problem())
+    monkeypatch.setattr(escapes, "ATTACKS", escapes.ATTACKS[:2])
+    assert main(["sandbox"]) == 0
+    assert capsys.readouterr().out.endswith("2 attacks tried, 2 contained\n")

@@ -65,7 +65,7 @@ MAX_CODE_CHARS = 200_000
 
 
 class SandboxUnavailable(NeurosymError):
-    """This machine cannot run the sandbox (no bubblewrap, no user namespaces, no libseccomp)."""
+    """The sandbox cannot run on this machine (no bubblewrap, no user namespaces, no libseccomp)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,16 +237,20 @@ class _Server:
         self._buffer = b""
         # bwrap's --die-with-parent fires when the *thread* that started it ends, so every server
         # is started from one long-lived thread, not from whichever worker thread needs it.
-        self.process = _spawner().submit(
-            subprocess.Popen,
-            _bwrap_command(limits),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            start_new_session=True,
-            close_fds=True,
-            env=_JAIL_ENVIRONMENT,  # bwrap's own init process keeps the environment it was given
-        ).result()
+        self.process = (
+            _spawner()
+            .submit(
+                subprocess.Popen,
+                _bwrap_command(limits),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                start_new_session=True,
+                close_fds=True,
+                env=_JAIL_ENVIRONMENT,  # bwrap's own init process keeps the environment it was given
+            )
+            .result()
+        )
         ready = self._read_line(time.monotonic() + START_TIMEOUT_S)
         if ready is None or json.loads(ready).get("ready") is not True:
             self.kill()
@@ -357,10 +361,14 @@ class Sandbox:
 
         """
         if len(code) > MAX_CODE_CHARS:
-            return Execution("error", exception="ValueError", message=f"the program is longer than {MAX_CODE_CHARS:,} characters")
+            return Execution(
+                "error", exception="ValueError", message=f"the program is longer than {MAX_CODE_CHARS:,} characters"
+            )
         return self._submit({"code": code, "call": call}, limits or self.limits)
 
-    def map(self, codes: Sequence[str], *, call: str | None = "solution", limits: Limits | None = None) -> list[Execution]:
+    def map(
+        self, codes: Sequence[str], *, call: str | None = "solution", limits: Limits | None = None
+    ) -> list[Execution]:
         r"""Run many programs, ``workers`` at a time, in order.
 
         Example:
@@ -404,7 +412,9 @@ class Sandbox:
                 server.kill()
                 server = None
                 self.restarts += 1
-                return Execution("crashed", message="the sandbox server died or hung" + (f": {message}" if message else ""))
+                return Execution(
+                    "crashed", message="the sandbox server died or hung" + (f": {message}" if message else "")
+                )
             return _execution(response)
         finally:
             self._release(slot, server)
@@ -456,7 +466,7 @@ _default_lock = threading.Lock()
 
 
 def default_sandbox() -> Sandbox:
-    """This process's shared one-worker sandbox, started on first use and closed at exit.
+    """The shared one-worker sandbox of this process, started on first use and closed at exit.
 
     A forked child (a prover-pool worker, say) gets its own, never its parent's.
 

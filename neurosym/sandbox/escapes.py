@@ -69,30 +69,45 @@ class AttackResult:
 
 
 ATTACKS: tuple[Attack, ...] = (
-    Attack("network_internet", "open a TCP connection to 1.1.1.1:53", """
+    Attack(
+        "network_internet",
+        "open a TCP connection to 1.1.1.1:53",
+        """
         import socket
         try:
             socket.create_connection(("1.1.1.1", 53), timeout=2).close()
             return "ESCAPED: connected"
         except OSError as exc:
             return f"blocked: {exc}"
-    """),
-    Attack("network_host_loopback", "reach a server listening on the host's 127.0.0.1", """
+    """,
+    ),
+    Attack(
+        "network_host_loopback",
+        "reach a server listening on the host's 127.0.0.1",
+        """
         import socket
         try:
             socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
             return "ESCAPED: connected to the host"
         except OSError as exc:
             return f"blocked: {exc}"
-    """),
-    Attack("network_dns", "resolve a host name", """
+    """,
+    ),
+    Attack(
+        "network_dns",
+        "resolve a host name",
+        """
         import socket
         try:
             return "ESCAPED: " + str(socket.getaddrinfo("pypi.org", 443)[0][4])
         except OSError as exc:
             return f"blocked: {exc}"
-    """),
-    Attack("write_outside_tmp", "write files outside the jail's /tmp and into the host", """
+    """,
+    ),
+    Attack(
+        "write_outside_tmp",
+        "write files outside the jail's /tmp and into the host",
+        """
         import os, sys
         wrote = []
         for path in ["/x", "/usr/x", "/etc/x", "/dev/x", "/dev/shm/x", "/opt/neurosym/x",
@@ -104,8 +119,12 @@ ATTACKS: tuple[Attack, ...] = (
             except OSError:
                 pass
         return "ESCAPED: wrote " + ", ".join(wrote) if wrote else "blocked"
-    """),
-    Attack("read_parent_environment", "read a secret from neurosym's environment", """
+    """,
+    ),
+    Attack(
+        "read_parent_environment",
+        "read a secret from neurosym's environment",
+        """
         import os
         found = [k for k, v in os.environ.items() if "{secret}" in v]
         for path in ["/proc/1/environ", "/proc/self/environ", "/proc/" + str(os.getppid()) + "/environ"]:
@@ -115,8 +134,12 @@ ATTACKS: tuple[Attack, ...] = (
             except OSError:
                 pass
         return "ESCAPED: " + ", ".join(found) if found else "blocked: " + ", ".join(sorted(os.environ))
-    """),
-    Attack("read_host_files", "read ~/.ssh, /etc/shadow and a secret file of the host", """
+    """,
+    ),
+    Attack(
+        "read_host_files",
+        "read ~/.ssh, /etc/shadow and a secret file of the host",
+        """
         import os
         read = []
         for path in ["{host_file}", os.path.expanduser("~/.ssh/id_rsa"), "/root/.ssh/authorized_keys",
@@ -131,21 +154,33 @@ ATTACKS: tuple[Attack, ...] = (
             except OSError:
                 pass
         return "ESCAPED: read " + ", ".join(read) if read else "blocked"
-    """),
-    Attack("os_system", "run a shell command with os.system", """
+    """,
+    ),
+    Attack(
+        "os_system",
+        "run a shell command with os.system",
+        """
         import os
         code = os.system("echo pwned > /tmp/pwned")
         return "ESCAPED: the shell ran" if code == 0 or os.path.exists("/tmp/pwned") else f"blocked: exit {code}"
-    """),
-    Attack("subprocess", "start a program with subprocess", """
+    """,
+    ),
+    Attack(
+        "subprocess",
+        "start a program with subprocess",
+        """
         import subprocess
         try:
             out = subprocess.run(["/usr/bin/id"], capture_output=True, timeout=2)
             return "ESCAPED: " + out.stdout.decode()
         except OSError as exc:
             return f"blocked: {exc}"
-    """),
-    Attack("ctypes_libc", "call system(), fork() and kill() through ctypes", """
+    """,
+    ),
+    Attack(
+        "ctypes_libc",
+        "call system(), fork() and kill() through ctypes",
+        """
         import ctypes, os
         libc = ctypes.CDLL(None, use_errno=True)
         got = []
@@ -159,8 +194,12 @@ ATTACKS: tuple[Attack, ...] = (
         if libc.kill(os.getppid(), 9) == 0:
             got.append("kill parent")
         return "ESCAPED: " + ", ".join(got) if got else "blocked"
-    """),
-    Attack("fork_bomb", "fork without end", """
+    """,
+    ),
+    Attack(
+        "fork_bomb",
+        "fork without end",
+        """
         import os
         children = 0
         try:
@@ -171,8 +210,13 @@ ATTACKS: tuple[Attack, ...] = (
                 children += 1
         except OSError as exc:
             return ("ESCAPED: " if children else "blocked: ") + f"{children} forks, then {exc}"
-    """, expect=("timeout",)),
-    Attack("thread_bomb", "start threads without end", """
+    """,
+        expect=("timeout",),
+    ),
+    Attack(
+        "thread_bomb",
+        "start threads without end",
+        """
         import threading, time
         started = 0
         try:
@@ -182,34 +226,64 @@ ATTACKS: tuple[Attack, ...] = (
         except RuntimeError as exc:
             return f"blocked after {started} threads: {exc}"
         return f"ESCAPED: {started} threads"
-    """, expect=("memory",)),
-    Attack("memory_bomb", "allocate 20 GB", """
+    """,
+        expect=("memory",),
+    ),
+    Attack(
+        "memory_bomb",
+        "allocate 20 GB",
+        """
         blocks = []
         while True:
             blocks.append(bytearray(100 * 1024 * 1024))
         return "ESCAPED"
-    """, expect=("memory", "crashed")),
-    Attack("infinite_loop", "run for ever", """
+    """,
+        expect=("memory", "crashed"),
+    ),
+    Attack(
+        "infinite_loop",
+        "run for ever",
+        """
         while True:
             pass
-    """, expect=("timeout",)),
-    Attack("sleep_forever", "sleep for ever (no CPU time used)", """
+    """,
+        expect=("timeout",),
+    ),
+    Attack(
+        "sleep_forever",
+        "sleep for ever (no CPU time used)",
+        """
         import time
         time.sleep(10**6)
-    """, expect=("timeout",)),
-    Attack("output_flood", "print gigabytes", """
+    """,
+        expect=("timeout",),
+    ),
+    Attack(
+        "output_flood",
+        "print gigabytes",
+        """
         chunk = "x" * (1 << 20)
         for _ in range(4096):
             print(chunk)
         return "ESCAPED: printed 4 GB"
-    """, expect=("output_limit", "timeout")),
-    Attack("disk_fill", "fill the disk", """
+    """,
+        expect=("output_limit", "timeout"),
+    ),
+    Attack(
+        "disk_fill",
+        "fill the disk",
+        """
         with open("/tmp/big", "wb") as f:
             for _ in range(4096):
                 f.write(b"x" * (1 << 20))
         return "ESCAPED: wrote 4 GB"
-    """, expect=("crashed", "error")),
-    Attack("ignore_signals", "ignore every catchable signal and loop", """
+    """,
+        expect=("crashed", "error"),
+    ),
+    Attack(
+        "ignore_signals",
+        "ignore every catchable signal and loop",
+        """
         import signal
         for sig in range(1, signal.NSIG):
             try:
@@ -218,8 +292,13 @@ ATTACKS: tuple[Attack, ...] = (
                 pass
         while True:
             pass
-    """, expect=("timeout",)),
-    Attack("raise_limits", "lift its own CPU and memory limits", """
+    """,
+        expect=("timeout",),
+    ),
+    Attack(
+        "raise_limits",
+        "lift its own CPU and memory limits",
+        """
         import resource
         lifted = []
         for limit in (resource.RLIMIT_CPU, resource.RLIMIT_AS, resource.RLIMIT_NPROC):
@@ -229,11 +308,16 @@ ATTACKS: tuple[Attack, ...] = (
             except (ValueError, OSError):
                 pass
         return f"ESCAPED: lifted {lifted}" if lifted else "blocked"
-    """),
-    Attack("builtins_tricks", "reach os through __builtins__, __loader__ and object subclasses", """
+    """,
+    ),
+    Attack(
+        "builtins_tricks",
+        "reach os through __builtins__, __loader__ and object subclasses",
+        """
         got = []
         try:
-            __builtins__["__import__"]("os").execv("/usr/bin/id", ["id"]) if isinstance(__builtins__, dict) else __builtins__.__import__("os").execv("/usr/bin/id", ["id"])
+            importer = __builtins__["__import__"] if isinstance(__builtins__, dict) else __builtins__.__import__
+            importer("os").execv("/usr/bin/id", ["id"])
             got.append("execv")
         except OSError:
             pass
@@ -249,8 +333,12 @@ ATTACKS: tuple[Attack, ...] = (
         except (AttributeError, ImportError, OSError, TypeError):
             pass
         return "ESCAPED: " + ", ".join(got) if got else "blocked"
-    """),
-    Attack("sys_modules_tricks", "swap modules in sys.modules to get a process", """
+    """,
+    ),
+    Attack(
+        "sys_modules_tricks",
+        "swap modules in sys.modules to get a process",
+        """
         import sys, importlib
         got = []
         os_module = sys.modules["os"]
@@ -258,8 +346,13 @@ ATTACKS: tuple[Attack, ...] = (
         if os_module.spawnv(os_module.P_WAIT, "/usr/bin/true", ["true"]) == 0:
             got.append("spawnv")
         return "ESCAPED: " + ", ".join(got) if got else "blocked"
-    """, expect=("error",)),
-    Attack("kill_server", "kill the sandbox's server and init processes", """
+    """,
+        expect=("error",),
+    ),
+    Attack(
+        "kill_server",
+        "kill the sandbox's server and init processes",
+        """
         import os, signal
         got = []
         for pid in (os.getppid(), 1):
@@ -269,8 +362,12 @@ ATTACKS: tuple[Attack, ...] = (
             except OSError:
                 pass
         return "ESCAPED: killed " + ", ".join(got) if got else "blocked"
-    """),
-    Attack("proc_memory", "read the server's memory through /proc", """
+    """,
+    ),
+    Attack(
+        "proc_memory",
+        "read the server's memory through /proc",
+        """
         import os
         try:
             with open(f"/proc/{os.getppid()}/mem", "rb") as f:
@@ -278,8 +375,12 @@ ATTACKS: tuple[Attack, ...] = (
             return "ESCAPED: opened the server's memory"
         except OSError as exc:
             return f"blocked: {exc}"
-    """),
-    Attack("new_namespace", "unshare or ptrace through raw system calls", """
+    """,
+    ),
+    Attack(
+        "new_namespace",
+        "unshare or ptrace through raw system calls",
+        """
         import ctypes, os
         libc = ctypes.CDLL(None, use_errno=True)
         got = []
@@ -288,20 +389,30 @@ ATTACKS: tuple[Attack, ...] = (
         if libc.ptrace(16, os.getppid(), 0, 0) == 0:  # PTRACE_ATTACH
             got.append("ptrace")
         return "ESCAPED: " + ", ".join(got) if got else "blocked"
-    """),
-    Attack("recursion_bomb", "recurse until the C stack overflows", """
+    """,
+    ),
+    Attack(
+        "recursion_bomb",
+        "recurse until the C stack overflows",
+        """
         import sys
         sys.setrecursionlimit(10**8)
         def f(n):
             return f(n + 1) + 1
         return f(0)
-    """, expect=("crashed", "error", "memory", "timeout")),
-    Attack("leave_state", "leave a file and a module change for the next program", """
+    """,
+        expect=("crashed", "error", "memory", "timeout"),
+    ),
+    Attack(
+        "leave_state",
+        "leave a file and a module change for the next program",
+        """
         import sympy
         open("/tmp/left-behind", "w").write("x")
         sympy.left_behind = True
         return "planted"
-    """),
+    """,
+    ),
 )
 
 
@@ -355,7 +466,12 @@ def run_escape_suite(
         listener.listen()
         host_file = Path(folder) / "secret.txt"
         host_file.write_text(secret)
-        fill = {"secret": secret, "host_file": str(host_file), "host_dir": folder, "port": str(listener.getsockname()[1])}
+        fill = {
+            "secret": secret,
+            "host_file": str(host_file),
+            "host_dir": folder,
+            "port": str(listener.getsockname()[1]),
+        }
         os.environ["NEUROSYM_ESCAPE_SECRET"] = secret
         try:
             sandbox.start()  # the servers start with the secret in their parent's environment

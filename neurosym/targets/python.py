@@ -177,12 +177,12 @@ def number_key(value: float, rel_tol: float = REL_TOL) -> Hashable:
 
 
 def execution_verdict(program: str, run: Execution) -> Verdict:
-    """The verdict on one sandbox run of a ``solution()`` program (feedback written for the model).
+    r"""The verdict on one sandbox run of a ``solution()`` program (feedback written for the model).
 
     Example:
         >>> execution_verdict("...", Execution("error", exception="ZeroDivisionError",
         ...     traceback="ZeroDivisionError: division by zero")).feedback
-        'solution() raised an exception:\\nZeroDivisionError: division by zero'
+        'solution() raised an exception:\nZeroDivisionError: division by zero'
 
     """
     common: dict[str, Any] = {"prover": PROVER, "elapsed_s": run.wall_s, "details": {"execution": run.to_dict()}}

@@ -101,6 +101,7 @@ def extract_program(output: str, *, entry_point: str = ENTRY_POINT) -> str:
     except SyntaxError as exc:
         where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
         shown = (exc.text or "").rstrip()
+        shown = shown if len(shown) <= 120 else shown[:119] + "…"
         raise ParseError(f"syntax error at {where}: {exc.msg}" + (f"\n    {shown}" if shown else "")) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ParseError(f"the program cannot be parsed: {type(exc).__name__}: {exc}") from None

@@ -64,7 +64,9 @@ def test_system_exit_is_caught(sandbox):
 def test_recursion_error_and_stack_overflow_leave_the_pool_healthy(sandbox):
     run = sandbox.run(prog("def f(n):\n    return f(n + 1)\nreturn f(0)"))
     assert run.status == "error" and run.exception == "RecursionError"
-    deep = sandbox.run(prog("import sys\nsys.setrecursionlimit(10**8)\ndef f(n):\n    return f(n + 1) + 1\nreturn f(0)"))
+    deep = sandbox.run(
+        prog("import sys\nsys.setrecursionlimit(10**8)\ndef f(n):\n    return f(n + 1) + 1\nreturn f(0)")
+    )
     assert deep.status in ("crashed", "timeout", "memory")
     assert sandbox.run(prog("return 1")).number == 1.0
 

@@ -1,0 +1,181 @@
+"""What the loop benchmarks share: one row per strategy and item, the summary table, vote@k, the plot.
+
+``benchmarks.logic_loop`` (FOLIO, ProofWriter) and ``benchmarks.gsm8k_loop`` (GSM8K) record and
+replay their own items; both turn each :class:`~neurosym.loop.result.LoopResult` into a
+:class:`Row` and report the rows the same way.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from neurosym.loop.result import LoopResult
+
+__all__ = ["Row", "loop_row", "plot", "render", "summarise", "vote_at_k"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One strategy on one item (answers and labels as text, compared exactly)."""
+
+    item: str
+    dataset: str
+    strategy: str
+    label: str
+    answer: str | None
+    samples: int
+    tokens: int
+    model_s: float
+    prover_s: float
+    overhead_s: float
+    target_s: float
+    votes: dict[str, int]
+    first_k: list[str | None]
+
+    @property
+    def correct(self) -> bool:
+        return self.answer == self.label
+
+
+def loop_row(item_id: str, dataset: str, label: str, name: str, result: LoopResult) -> Row:
+    r"""The row of one loop result; ``first_k`` holds the answers of the fresh samples in order.
+
+    Example:
+        >>> from neurosym.loop import refine
+        >>> from neurosym.targets.fol import FolTarget
+        >>> from neurosym.translators.backends.scripted import ScriptedBackend
+        >>> from neurosym.types import Problem
+        >>> problem = Problem(premises=("Rex is a dog.",), conclusion="Rex is a dog.")
+        >>> output = "Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\nConclusion:\nRex is a dog.\nFOL: Dog(rex)"
+        >>> result = refine(problem, FolTarget(constrained=False), ScriptedBackend([output]))
+        >>> row = loop_row("x", "FOLIO", "True", "greedy", result)
+        >>> row.answer, row.correct, row.samples
+        ('True', True, 1)
+
+    """
+    cost = result.cost
+    fresh = [a for a in result.attempts if a.repair == 0]
+    return Row(
+        item_id,
+        dataset,
+        name,
+        label,
+        None if result.answer is None else str(result.answer),
+        cost.samples,
+        cost.prompt_tokens + cost.completion_tokens,
+        cost.model_s,
+        cost.prover_s,
+        cost.overhead_s,
+        cost.target_s,
+        {str(k): v for k, v in result.votes.items()},
+        [None if a.answer is None else str(a.answer) for a in fresh],
+    )
+
+
+def summarise(rows: Sequence[Row], datasets: Sequence[str], order: Sequence[str]) -> list[dict[str, Any]]:
+    """Accuracy, abstention, answered accuracy, samples and tokens per strategy and dataset (and all)."""
+    table = []
+    for dataset in (*datasets, "all") if len(datasets) > 1 else datasets:
+        for name in order:
+            chosen = [r for r in rows if r.strategy == name and dataset in ("all", r.dataset)]
+            if not chosen:
+                continue
+            answered = [r for r in chosen if r.answer is not None]
+            table.append(
+                {
+                    "dataset": dataset,
+                    "strategy": name,
+                    "items": len(chosen),
+                    "accuracy": sum(r.correct for r in chosen) / len(chosen),
+                    "abstention": 1 - len(answered) / len(chosen),
+                    "answered_accuracy": (sum(r.correct for r in answered) / len(answered)) if answered else None,
+                    "samples": statistics.mean(r.samples for r in chosen),
+                    "tokens": statistics.mean(r.tokens for r in chosen),
+                }
+            )
+    return table
+
+
+def vote_at_k(rows: Sequence[Row], k: int, strategy: str = "vote-5") -> float:
+    """Accuracy of a majority over the first ``k`` fresh samples (no repair) of ``strategy``'s rows.
+
+    Example:
+        >>> row = Row("x", "d", "vote-5", "1", "1", 5, 0, 0, 0, 0, 0, {}, ["1", "2", "1", None, "2"])
+        >>> vote_at_k([row], 1), vote_at_k([row], 2), vote_at_k([row], 3)
+        (1.0, 0.0, 1.0)
+
+    """
+    correct = total = 0
+    for row in rows:
+        if row.strategy != strategy:
+            continue
+        total += 1
+        votes: dict[str, int] = {}
+        for answer in row.first_k[:k]:
+            if answer is not None:
+                votes[answer] = votes.get(answer, 0) + 1
+        ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+        tie = len(ranked) > 1 and ranked[0][1] == ranked[1][1]
+        correct += bool(ranked) and not tie and ranked[0][0] == row.label
+    return correct / total if total else 0.0
+
+
+def loop_times_ms(rows: Sequence[Row]) -> tuple[float, float]:
+    """Median loop overhead and median target time per problem and strategy, in ms (cot rows excluded)."""
+    loop_rows = [r for r in rows if r.strategy != "cot"]
+    if not loop_rows:
+        return 0.0, 0.0
+    return 1000 * statistics.median(r.overhead_s for r in loop_rows), 1000 * statistics.median(
+        r.target_s for r in loop_rows
+    )
+
+
+def render(table: Sequence[dict[str, Any]], recorded: int, wanted: int, overhead_ms: float, target_ms: float) -> str:
+    """The markdown table and the headline figures."""
+    lines = [
+        f"Items recorded: {recorded} of {wanted}. Per problem and strategy, replayed: the loop's own time "
+        f"(excluding model, provers and the target's prompt building and parsing) median {overhead_ms:.2f} ms; "
+        f"the target's time median {target_ms:.1f} ms.",
+        "",
+        "| data | strategy | items | accuracy | abstained | accuracy answered | samples/item | tokens/item |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in table:
+        answered = "-" if r["answered_accuracy"] is None else f"{100 * r['answered_accuracy']:.1f}%"
+        lines.append(
+            f"| {r['dataset']} | {r['strategy']} | {r['items']} | {100 * r['accuracy']:.1f}% | "
+            f"{100 * r['abstention']:.1f}% | {answered} | {r['samples']:.2f} | {r['tokens']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: Sequence[Row], table: Sequence[dict[str, Any]], datasets: Sequence[str], title: str, path: Path) -> None:
+    """Accuracy against samples per problem: the vote@k curve and each strategy as a point, per dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [*datasets, "all"] if len(datasets) > 1 else list(datasets)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4), sharey=True, squeeze=False)
+    for ax, dataset in zip(axes[0], panels, strict=True):
+        chosen = [r for r in rows if dataset in ("all", r.dataset)]
+        ks = range(1, 6)
+        ax.plot(list(ks), [100 * vote_at_k(chosen, k) for k in ks], "o-", color="grey", label="vote of first k")
+        for entry in table:
+            if entry["dataset"] == dataset:
+                ax.scatter(entry["samples"], 100 * entry["accuracy"], s=60, label=entry["strategy"], zorder=3)
+        ax.set_title(f"{dataset} ({sum(1 for r in chosen if r.strategy == 'greedy')} items)")
+        ax.set_xlabel("model samples per problem (repairs count)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy (%)")
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
