@@ -89,3 +89,24 @@ def test_target_pickles_for_the_prover_pool():
     import pickle
 
     assert pickle.loads(pickle.dumps(PythonTarget())) == PythonTarget()
+
+
+def _times_three(request, index):
+    n = int(request.messages[-1].content.split()[3])
+    if n == 2:
+        return "```python\ndef solution():\n    while True:\n        pass\n```"
+    return f"```python\ndef solution():\n    return {n} * 3\n```"
+
+
+@needs_sandbox
+def test_run_many_runs_programs_in_the_prover_pool_and_a_hanging_one_times_out():
+    from dataclasses import replace
+
+    from neurosym.loop import Strategy, run_many
+    from neurosym.translators.backends.scripted import ScriptedBackend
+
+    problems = [Problem(f"What is {i} times 3?", id=str(i)) for i in range(4)]
+    strategy = replace(Strategy.greedy(), timeout_s=2.0)
+    results = run_many(problems, PythonTarget(), ScriptedBackend(_times_three), strategy=strategy)
+    assert [r.answer for r in results] == [0, 3, None, 9]
+    assert results[2].attempts[0].status == "timeout"
