@@ -200,6 +200,7 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         repair_signature_clashes=args.repair,
         strategy=strategy,
         budget=budget,
+        verdict_cache=cache,
     )
     if cache is not None:
         cache.close()
@@ -266,7 +267,9 @@ def _build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--repair", action="store_true", help="rename signature clashes apart instead of failing")
     solve.add_argument("--record", metavar="CASSETTE", help="append the model exchange to a JSONL cassette")
     solve.add_argument(
-        "--cache", metavar="FILE", help="SQLite cache of model samples: a repeated run makes no model calls"
+        "--cache",
+        metavar="FILE",
+        help="SQLite cache of model samples and verdicts: a repeated run makes no model or prover calls",
     )
     loop = solve.add_argument_group("feedback loop")
     loop.add_argument("--samples", type=int, default=1, help="translations to sample and vote over (default 1, greedy)")

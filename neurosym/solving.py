@@ -26,6 +26,7 @@ from typing import Any
 
 from neurosym.errors import ConfigurationError
 from neurosym.fol.certificates import PremisesUsed
+from neurosym.loop.cache import Cache
 from neurosym.loop.refine import Budget, Strategy, refine
 from neurosym.loop.result import Attempt, LoopResult
 from neurosym.settings import SamplingSettings, merge
@@ -203,6 +204,7 @@ def solve(
     strategy: Strategy | None = None,
     budget: Budget | None = None,
     agreement: float | None = None,
+    verdict_cache: Cache | None = None,
 ) -> SolveResult:
     """Translate a problem with an LLM and decide it with provers, through the feedback loop.
 
@@ -227,6 +229,8 @@ def solve(
         budget: per-problem limits on samples, tokens and time (:class:`neurosym.loop.Budget`).
         agreement: abstain unless the winning answer has at least this share of the decided
             votes (overrides the strategy's).
+        verdict_cache: look verdicts up in this :class:`~neurosym.loop.Cache` before running the
+            provers or the sandbox, and store the new ones.
 
     Raises:
         ConfigurationError: bad arguments (empty text, unknown backend or target).
@@ -255,7 +259,9 @@ def solve(
         strategy = replace(strategy, agreement=agreement)
     strategy = replace(strategy, timeout_s=timeout)
     resolved = merge(defaults, settings)
-    loop = refine(problem, chosen, backend, strategy=strategy, budget=budget, settings=resolved)
+    loop = refine(
+        problem, chosen, backend, strategy=strategy, budget=budget, settings=resolved, verdict_cache=verdict_cache
+    )
     if loop.exception is not None and not loop.attempts:
         raise loop.exception
     shown = loop.winner or (loop.attempts[-1] if loop.attempts else None)

@@ -43,7 +43,9 @@ __all__ = [
     "Problem",
     "ProofAnswer",
     "Status",
+    "StoredCertificate",
     "Verdict",
+    "certificate_from_dict",
 ]
 
 Status = Literal["proved", "disproved", "uncertain", "computed", "inconsistent", "invalid", "unknown", "timeout"]
@@ -255,6 +257,92 @@ class Verdict:
             "prover": self.prover,
             "details": _jsonable(self.details),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        """The verdict that :meth:`to_dict` wrote (a cache or a trace read back).
+
+        The answer and the certificate come back as their own types (an entailment label, a
+        number, the premises used, countermodels, a program run); a certificate of a kind this
+        version does not know comes back as a :class:`StoredCertificate`.
+
+        Example:
+            >>> v = Verdict("proved", answer=EntailmentLabel.TRUE, prover="z3", message="unsat")
+            >>> Verdict.from_dict(v.to_dict()) == v
+            True
+
+        """
+        certificate = data.get("certificate")
+        return cls(
+            status=data["status"],
+            answer=_answer_from_json(data.get("answer")),
+            certificate=certificate_from_dict(certificate) if certificate is not None else None,
+            feedback=data.get("feedback", ""),
+            message=data.get("message", ""),
+            elapsed_s=float(data.get("elapsed_s", 0.0)),
+            prover=data.get("prover", ""),
+            details=dict(data.get("details") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCertificate:
+    """A certificate read back from JSON whose kind has no class here: its data, shown as is.
+
+    Example:
+        >>> StoredCertificate({"kind": "lean_proof", "steps": 3}).render()
+        'lean_proof: {"steps": 3}'
+
+    """
+
+    data: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The data it was read from."""
+        return dict(self.data)
+
+    def render(self) -> str:
+        """The kind and the rest of the data as JSON."""
+        import json
+
+        rest = {k: v for k, v in self.data.items() if k != "kind"}
+        return f"{self.data.get('kind', 'certificate')}: {json.dumps(rest, ensure_ascii=False)}"
+
+
+_CERTIFICATE_KINDS: dict[str, tuple[str, str]] = {
+    "premises_used": ("neurosym.fol.certificates", "PremisesUsed"),
+    "countermodels": ("neurosym.fol.certificates", "Countermodels"),
+    "program_run": ("neurosym.targets.python", "ProgramRun"),
+}
+
+
+def certificate_from_dict(data: Mapping[str, Any]) -> Certificate:
+    r"""The certificate a ``to_dict()`` form describes, by its ``kind``.
+
+    Example:
+        >>> certificate_from_dict({"kind": "premises_used", "indices": [0], "formulas": ["P(a)"]}).render()
+        'premises used: 1\n  [1] P(a)'
+
+    """
+    where = _CERTIFICATE_KINDS.get(str(data.get("kind")))
+    if where is None:
+        return StoredCertificate(dict(data))
+    import importlib
+
+    loaded: Certificate = getattr(importlib.import_module(where[0]), where[1]).from_dict(data)
+    return loaded
+
+
+def _answer_from_json(data: Any) -> Answer | None:
+    if data is None:
+        return None
+    if isinstance(data, str):
+        return EntailmentLabel(data)
+    if "value" in data:
+        return NumberAnswer(float(data["value"]), exact=data.get("exact"))
+    if "values" in data:
+        return Assignment(dict(data["values"]), objective=data.get("objective"))
+    return ProofAnswer(data["statement"], data["proof"])
 
 
 def _answer_to_json(answer: Answer | None) -> Any:

@@ -267,6 +267,10 @@ def test_solve_cache_serves_a_repeated_run_without_the_model(tmp_path, capsys):
     RecordingBackend(ScriptedBackend(["x"]), other).generate([GenerationRequest.from_prompt("unrelated")])
     assert main(["solve", SOLVE_TEXT, "--llm", f"replay:{other}", "--cache", str(cache)]) == 0
     assert capsys.readouterr().out.splitlines()[0] == first.splitlines()[0] == "Answer: True  (proved, z3)"
+    from neurosym.loop.cache import Cache
+
+    with Cache(cache) as stored:
+        assert stored.stats() == {"responses": 1, "verdicts": 1}  # the verdict is cached too
 
 
 WORD_PROBLEM = "Tom has 3 boxes of 12 pencils and gives away 5 pencils. How many pencils does he have left?"

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,11 @@ class PremisesUsed:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
         return {"kind": "premises_used", "indices": list(self.indices), "formulas": list(self.formulas)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PremisesUsed:
+        """Read back :meth:`to_dict`."""
+        return cls(tuple(int(i) for i in data["indices"]), tuple(str(f) for f in data["formulas"]))
 
     def render(self) -> str:
         """One line per premise, numbered from 1 as people count."""
@@ -58,8 +64,29 @@ class Countermodel:
             "constants": dict(self.constants),
             "predicates": {name: [list(t) for t in rows] for name, _, rows in self.predicates},
             "functions": {name: [[list(args), value] for args, value in rows] for name, rows in self.functions},
+            "arities": {name: arity for name, arity, _ in self.predicates},
             "truncated": self.truncated,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Countermodel:
+        """Read back :meth:`to_dict`."""
+        arities = data.get("arities") or {}
+        predicates = tuple(
+            (name, int(arities.get(name, len(rows[0]) if rows else 1)), tuple(tuple(row) for row in rows))
+            for name, rows in data["predicates"].items()
+        )
+        functions = tuple(
+            (name, tuple((tuple(args), value) for args, value in rows)) for name, rows in data["functions"].items()
+        )
+        return cls(
+            data["title"],
+            tuple(data["domain"]),
+            tuple(data["constants"].items()),
+            predicates,
+            functions,
+            bool(data.get("truncated", False)),
+        )
 
     def render(self) -> str:
         """The model as a few readable lines."""
@@ -94,6 +121,11 @@ class Countermodels:
             "conclusion_false": self.conclusion_false.to_dict(),
             "conclusion_true": self.conclusion_true.to_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Countermodels:
+        """Read back :meth:`to_dict`."""
+        return cls(Countermodel.from_dict(data["conclusion_false"]), Countermodel.from_dict(data["conclusion_true"]))
 
     def render(self) -> str:
         """Both models, one after the other."""

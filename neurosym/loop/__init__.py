@@ -8,7 +8,7 @@ Example:
 """
 
 from neurosym.loop.batch import RunBudget, run_many
-from neurosym.loop.cache import Cache, CachedBackend
+from neurosym.loop.cache import Cache, CachedBackend, CachedChecker
 from neurosym.loop.pool import ProverPool
 from neurosym.loop.refine import Budget, Strategy, check_inline, refine
 from neurosym.loop.result import Attempt, Cost, LoopResult
@@ -18,6 +18,7 @@ __all__ = [
     "Budget",
     "Cache",
     "CachedBackend",
+    "CachedChecker",
     "Cost",
     "LoopResult",
     "ProverPool",

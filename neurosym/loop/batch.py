@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from neurosym.errors import ConfigurationError
+from neurosym.loop.cache import Cache, CachedChecker
 from neurosym.loop.refine import Budget, Checker, Strategy, refine
 from neurosym.loop.result import Cost, LoopResult
 from neurosym.settings import SamplingSettings
@@ -108,6 +109,7 @@ def run_many(
     run_budget: RunBudget | None = None,
     settings: SamplingSettings | None = None,
     checker: Checker | None = None,
+    verdict_cache: Cache | None = None,
     max_in_flight: int = 4,
     on_result: Callable[[int, LoopResult], None] | None = None,
 ) -> list[LoopResult]:
@@ -123,6 +125,8 @@ def run_many(
         checker: how verdicts are computed; default: a :class:`~neurosym.loop.pool.ProverPool`
             of ``min(max_in_flight, CPUs)`` workers for this run (``pool.check`` of a pool you
             keep, or :func:`neurosym.loop.refine.check_inline` for this process).
+        verdict_cache: look verdicts up in this cache first and store new ones (a finished run
+            repeated costs neither model nor prover calls, with a :class:`CachedBackend` too).
         run_budget: limits over the whole run.
         max_in_flight: problems worked on at once.
         on_result: called with ``(index, result)`` as each problem finishes (from worker threads,
@@ -157,6 +161,8 @@ def run_many(
 
         pool = ProverPool(workers=max(1, min(max_in_flight, len(problems), os.cpu_count() or 1)))
         checker = pool.check
+    if verdict_cache is not None:
+        checker = CachedChecker(checker, verdict_cache)
     try:
         with ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="neurosym-loop") as executor:
             for future in [executor.submit(work, i) for i in range(len(problems))]:

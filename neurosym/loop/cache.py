@@ -12,7 +12,8 @@ most the model call (or prover call) that was in flight.
   prover's settings (name, version, options, the time limit). ``timeout`` verdicts are never
   stored (see :meth:`Cache.put_verdict`).
 
-:class:`CachedBackend` wraps any :class:`~neurosym.translators.base.LLMBackend` with the cache.
+:class:`CachedBackend` wraps any :class:`~neurosym.translators.base.LLMBackend` with the cache, and
+:class:`CachedChecker` wraps the loop's checker (``refine(..., verdict_cache=cache)`` does it).
 
 The file is safe to share between threads (one connection behind a lock) and between processes
 (SQLite's WAL mode, a busy timeout and one short transaction per write). WAL needs a local file
@@ -46,7 +47,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -62,14 +63,16 @@ from neurosym.translators.base import (
     missing_runs,
     split_evenly,
 )
-from neurosym.types import Verdict
+from neurosym.types import Formalization, Verdict
 
 __all__ = [
     "SCHEMA_VERSION",
     "Cache",
     "CachedBackend",
+    "CachedChecker",
     "CachedSample",
     "response_key",
+    "target_settings",
     "verdict_key",
 ]
 
@@ -571,3 +574,82 @@ class CachedBackend:
                 settings=settings,
                 sample_index=start + offset,
             )
+
+
+def target_settings(target: Any, timeout_s: float) -> dict[str, Any]:
+    """What a verdict depends on besides the formalization: the target's options, the time limit, versions.
+
+    Example:
+        >>> from neurosym.targets.fol import FolTarget
+        >>> settings = target_settings(FolTarget(), 10.0)
+        >>> settings["target"]["provers"], settings["timeout_s"]
+        (['z3'], 10.0)
+
+    """
+    import neurosym
+
+    options = dataclasses.asdict(target) if dataclasses.is_dataclass(target) else {"repr": repr(target)}
+    settings: dict[str, Any] = {"target": options, "timeout_s": timeout_s, "neurosym": neurosym.__version__}
+    if "z3" in (options.get("provers") or ()):
+        import z3
+
+        settings["z3"] = z3.get_version_string()
+    return json.loads(_canonical_json(settings, "the target's options"))
+
+
+class CachedChecker:
+    r"""A loop checker that looks verdicts up in the cache first and stores the ones it computes.
+
+    Keyed by :func:`verdict_key` over the formalization's text, the target's name and
+    :func:`target_settings`. A hit costs no prover call. ``timeout`` and ``unknown`` verdicts are
+    not stored: behind the loop's checker, ``unknown`` may also mean a crashed worker or sandbox.
+    ``hits`` and ``misses`` count lookups.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from neurosym.loop.refine import check_inline
+        >>> from neurosym.targets.fol import FolTarget
+        >>> from neurosym.types import Problem
+        >>> target = FolTarget(constrained=False)
+        >>> text = "Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\nConclusion:\nIs Rex a dog?\nFOL: Dog(rex)"
+        >>> f = target.parse(Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?"), text)
+        >>> with Cache(pathlib.Path(tempfile.mkdtemp()) / "c.sqlite") as cache:
+        ...     checker = CachedChecker(check_inline, cache)
+        ...     first, again = checker(target, f, 5.0), checker(target, f, 5.0)
+        >>> first.to_dict() == again.to_dict(), again.certificate.render(), (checker.hits, checker.misses)
+        (True, 'premises used: 1\n  [1] Dog(rex)', (1, 1))
+
+    """
+
+    def __init__(self, checker: Callable[[Any, Formalization, float], Verdict], cache: Cache) -> None:
+        self.checker = checker
+        self.cache = cache
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, target: Any, formalization: Formalization, timeout_s: float) -> Verdict:
+        """The stored verdict on ``formalization``, or the wrapped checker's (then stored)."""
+        settings = target_settings(target, timeout_s)
+        key = verdict_key(formalization.source, getattr(target, "name", type(target).__name__), settings)
+        stored = self.cache.get_verdict(key)
+        if stored is not None:
+            try:
+                verdict = Verdict.from_dict(stored)
+            except (KeyError, TypeError, ValueError):  # written by another version: decide again
+                verdict = None
+            if verdict is not None:
+                with self._lock:
+                    self.hits += 1
+                return verdict
+        with self._lock:
+            self.misses += 1
+        verdict = self.checker(target, formalization, timeout_s)
+        if verdict.status == "unknown":
+            return verdict
+        self.cache.put_verdict(key, verdict, formalization=formalization.source,
+                               target=getattr(target, "name", ""), prover_settings=settings)  # fmt: skip
+        return verdict
+
+    def __repr__(self) -> str:
+        return f"CachedChecker({self.checker!r}, {self.cache!r})"

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from neurosym.errors import ConfigurationError, NeurosymError, ParseError
+from neurosym.loop.cache import Cache, CachedChecker
 from neurosym.loop.result import Attempt, Cost, LoopResult
 from neurosym.settings import SamplingSettings, merge
 from neurosym.targets.base import Target
@@ -247,6 +248,7 @@ def refine(
     budget: Budget | None = None,
     settings: SamplingSettings | None = None,
     checker: Checker | None = None,
+    verdict_cache: Cache | None = None,
 ) -> LoopResult:
     """Run the feedback loop on one problem and return what it found (never raises for verdicts).
 
@@ -259,13 +261,18 @@ def refine(
         settings: sampling settings layered over the strategy's (temperature, seed 0).
         checker: how verdicts are computed, ``(target, formalization, timeout_s) -> Verdict``;
             default: in this process. Pass a process pool's checker to isolate provers.
+        verdict_cache: look verdicts up in this cache before running the provers, and store the
+            new ones (:class:`~neurosym.loop.cache.CachedChecker`).
 
     A backend that fails (an infrastructure error) ends the problem: the result records the
     error and keeps every attempt finished before it.
 
     """
     strategy = strategy or Strategy.greedy()
-    run = _Run(problem, target, backend, strategy, budget or Budget(), settings, checker or check_inline)
+    checker = checker or check_inline
+    if verdict_cache is not None:
+        checker = CachedChecker(checker, verdict_cache)
+    run = _Run(problem, target, backend, strategy, budget or Budget(), settings, checker)
     started = time.perf_counter()
     request = target.request(problem)
     run.prompt_s += time.perf_counter() - started

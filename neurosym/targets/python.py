@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -66,8 +66,14 @@ class ProgramRun:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
-        return {"program": self.program, "returned": self.returned, "stdout": self.stdout,
+        return {"kind": "program_run", "program": self.program, "returned": self.returned, "stdout": self.stdout,
                 "wall_s": round(self.wall_s, 6), "cpu_s": round(self.cpu_s, 6)}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProgramRun:
+        """Read back :meth:`to_dict`."""
+        return cls(data["program"], data["returned"], data.get("stdout", ""),
+                   float(data.get("wall_s", 0.0)), float(data.get("cpu_s", 0.0)))  # fmt: skip
 
     def render(self) -> str:
         """The program and its output, for people."""

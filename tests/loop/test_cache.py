@@ -467,3 +467,77 @@ def test_verdicts_round_trip_but_timeouts_are_never_cached(tmp_path):
         assert cache.put_verdict(timeout_key, Verdict("timeout", message="canceled", prover="z3")) is False
         assert cache.get_verdict(timeout_key) is None
         assert cache.stats() == {"responses": 0, "verdicts": 4}
+
+
+# -- verdicts read back, and the loop's checker behind the cache --------------------------------
+
+
+def test_z3_verdicts_with_certificates_read_back_equal(tmp_path):
+    from neurosym.checking import check_fol
+
+    cases = [
+        (["∀x (Dog(x) → Animal(x))", "Dog(rex)"], "Animal(rex)"),  # proved: premises used
+        (["Dog(rex)"], "Cat(tom)"),  # uncertain: two countermodels
+        (["Dog(rex)", "¬Dog(rex)"], "Cat(tom)"),  # inconsistent
+        (["P(a)", "Q(a, b)"], "R"),  # a 0-ary predicate in the countermodels
+    ]
+    for premises, conclusion in cases:
+        verdict = check_fol(premises, conclusion, timeout=10)
+        back = Verdict.from_dict(verdict.to_dict())
+        assert back.to_dict() == verdict.to_dict(), verdict.status
+        assert type(back.certificate) is type(verdict.certificate)
+        assert back.certificate.render() == verdict.certificate.render()
+        assert back.answer == verdict.answer
+
+
+def test_unknown_certificate_kinds_and_every_answer_kind_read_back():
+    from neurosym.types import Assignment, NumberAnswer, ProofAnswer, StoredCertificate
+
+    for answer in (NumberAnswer(2.5, "5/2"), Assignment({"x": 1.0}, objective=3.0), ProofAnswer("t", "by simp")):
+        assert Verdict.from_dict(Verdict("proved", answer=answer).to_dict()).answer == answer
+    stored = Verdict.from_dict({"status": "proved", "certificate": {"kind": "lean_kernel", "ok": True}})
+    assert isinstance(stored.certificate, StoredCertificate) and stored.certificate.to_dict()["ok"] is True
+
+
+def test_refine_with_a_verdict_cache_decides_a_repeated_run_without_provers(tmp_path):
+    from neurosym.loop import Strategy, refine
+    from neurosym.loop.refine import check_inline
+    from neurosym.targets.fol import FolTarget
+    from neurosym.types import Problem
+
+    problem = Problem(premises=("Rex is a dog.", "All dogs bark."), conclusion="Does Rex bark?")
+    output = (
+        "Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\n2. All dogs bark.\nFOL: ∀x (Dog(x) → Bark(x))\n"
+        "Conclusion:\nDoes Rex bark?\nFOL: Bark(rex)"
+    )
+    calls = []
+
+    def counting(target, formalization, timeout_s):
+        calls.append(formalization.source)
+        return check_inline(target, formalization, timeout_s)
+
+    target, strategy = FolTarget(constrained=False), Strategy.vote(3)
+    with Cache(tmp_path / "c.sqlite") as cache:
+        first = refine(problem, target, ScriptedBackend(lambda r, i: output), strategy=strategy,
+                       checker=counting, verdict_cache=cache)  # fmt: skip
+        assert len(calls) == 1  # three identical samples: decided once, then looked up
+        again = refine(problem, target, ScriptedBackend(lambda r, i: output), strategy=strategy,
+                       checker=counting, verdict_cache=cache)  # fmt: skip
+        assert len(calls) == 1 and cache.stats()["verdicts"] == 1
+    assert first.answer == again.answer == "True"
+    assert again.winner.verdict.certificate.render() == first.winner.verdict.certificate.render()
+
+
+def test_cached_checker_keys_on_the_time_limit_and_skips_unknown(tmp_path):
+    from neurosym.loop.cache import CachedChecker
+    from neurosym.targets.fol import FolTarget
+    from neurosym.types import Formalization
+
+    answers = iter([Verdict("unknown", message="worker crashed"), Verdict("proved", answer=EntailmentLabel.TRUE)])
+    with Cache(tmp_path / "c.sqlite") as cache:
+        checker = CachedChecker(lambda t, f, s: next(answers), cache)
+        f = Formalization("fol", "P(a) ⊢ P(a)")
+        assert checker(FolTarget(), f, 5.0).status == "unknown"  # not stored: asked again
+        assert checker(FolTarget(), f, 5.0).status == "proved"
+        assert checker(FolTarget(), f, 5.0).status == "proved" and checker.hits == 1
+        assert cache.get_verdict(verdict_key(f.source, "fol", {})) is None  # other settings, other key

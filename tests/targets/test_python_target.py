@@ -24,6 +24,10 @@ def test_a_program_that_returns_a_number_is_computed_with_its_certificate():
     assert verdict.answer == NumberAnswer(7.0, exact="7")
     assert "return 3 + 4" in verdict.certificate.render() and "adding" in verdict.certificate.render()
     assert verdict.to_dict()["certificate"]["returned"] == "7"
+    from neurosym.types import Verdict
+
+    back = Verdict.from_dict(verdict.to_dict())
+    assert back.certificate.render() == verdict.certificate.render() and back.answer == verdict.answer
 
 
 @needs_sandbox
