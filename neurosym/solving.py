@@ -234,6 +234,7 @@ def solve(
 
     Raises:
         ConfigurationError: bad arguments (empty text, unknown backend or target).
+        SandboxUnavailable: the python target on a machine without bubblewrap or libseccomp.
         BackendError: the model could not be reached or failed before any answer.
 
     """
@@ -243,6 +244,11 @@ def solve(
     chosen: FolTarget | PythonTarget
     if target == "python":
         problem = _word_problem(text, premises, conclusion)
+        from neurosym.sandbox import SandboxUnavailable, sandbox_problem
+
+        reason = sandbox_problem()
+        if reason is not None:  # before the model is asked: its program could not run anyway
+            raise SandboxUnavailable(reason)
         backend = _backend(llm)
         chosen = PythonTarget(limits=replace(PythonTarget().limits, wall_s=timeout, cpu_s=timeout))
         defaults = PYTHON_SETTINGS

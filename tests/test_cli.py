@@ -335,3 +335,13 @@ def test_sandbox_command_reports_the_escape_suite(capsys, monkeypatch):
     monkeypatch.setattr(escapes, "ATTACKS", escapes.ATTACKS[:2])
     assert main(["sandbox"]) == 0
     assert capsys.readouterr().out.endswith("2 attacks tried, 2 contained\n")
+
+
+def test_solve_python_target_without_a_sandbox_says_what_to_install(tmp_path, monkeypatch, capsys):
+    import neurosym.sandbox as sandbox
+
+    cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)  # any cassette: the model is never asked
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    assert main(["solve", "--target", "python", WORD_PROBLEM, "--llm", f"replay:{cassette}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("SandboxUnavailable: bwrap is not installed") and "apt-get install bubblewrap" in err

@@ -75,7 +75,7 @@ class Limits:
     Attributes:
         wall_s: wall-clock seconds before the process group is killed.
         cpu_s: CPU seconds (rounded up to a whole second: the kernel counts in seconds).
-        memory_mb: address space, in MiB; the preloaded SymPy takes about 150 of it.
+        memory_mb: address space, in MiB; the server with SymPy loaded takes about 55 of it.
         file_mb: the largest file the program may write, in MiB (the whole /tmp is capped at
             four times this).
         output_bytes: stdout and stderr kept, each; a program that writes 64 times more is killed.
@@ -404,6 +404,7 @@ class Sandbox:
             if server is None or not server.alive():
                 if server is not None:
                     server.kill()
+                    server = None
                     self.restarts += 1
                 server = _Server(self.limits)
             response = server.ask(request, limits.wall_s + GRACE_S)
