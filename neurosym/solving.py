@@ -14,6 +14,9 @@ Example:
     >>> result = solve("All dogs are animals. Rex is a dog. Is Rex an animal?", llm=llm)
     >>> result.answer.value, result.premises_used
     ('True', [(1, 'All dogs are animals.'), (2, 'Rex is a dog.')])
+    >>> llm = ScriptedBackend(["```python\ndef solution():\n    return 3 * 12 - 5\n```"])
+    >>> solve("Tom has 3 boxes of 12 pens and gives 5 away. How many are left?", target="python", llm=llm).answer
+    NumberAnswer(value=31.0, exact='31')
 
 """
 

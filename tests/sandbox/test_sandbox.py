@@ -80,7 +80,7 @@ def test_output_is_captured_and_capped(sandbox):
 
 def test_wall_clock_limit_kills_a_sleeping_program(sandbox):
     run = sandbox.run(prog("import time\ntime.sleep(60)"), limits=Limits(wall_s=0.5, cpu_s=2))
-    assert run.status == "timeout" and run.wall_s < 2.0
+    assert run.status == "timeout" and run.wall_s < 3.0  # killed at the deadline, not at the end of the sleep
 
 
 def test_every_execution_starts_fresh(sandbox):
