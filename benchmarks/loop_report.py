@@ -161,7 +161,7 @@ def plot(rows: Sequence[Row], table: Sequence[dict[str, Any]], datasets: Sequenc
     import matplotlib.pyplot as plt
 
     panels = [*datasets, "all"] if len(datasets) > 1 else list(datasets)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(7.0, 4.4 * len(panels)), 4.2), sharey=True, squeeze=False)
     for ax, dataset in zip(axes[0], panels, strict=True):
         chosen = [r for r in rows if dataset in ("all", r.dataset)]
         ks = range(1, 6)
