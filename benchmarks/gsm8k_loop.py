@@ -25,7 +25,6 @@ Record (the real model; resumes, asking only for samples the cassette lacks):
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import re
@@ -37,11 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import loop_report
-from benchmarks.loop_report import Row, loop_row, plot, render, vote_at_k
+from benchmarks.loop_report import Row, loop_row
 from neurosym.loop.refine import Strategy, refine
 from neurosym.settings import SamplingSettings
 from neurosym.targets.python import PythonTarget, number_key
-from neurosym.translators.backends.replay import CassetteMiss, RecordingBackend, ReplayBackend
 from neurosym.translators.base import GenerationRequest, LLMBackend, Message
 from neurosym.translators.python import python_fewshot_examples
 from neurosym.types import AnswerKind, Problem
@@ -187,52 +185,19 @@ def summarise(rows: Sequence[Row]) -> list[dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None, *, log: Callable[[str], None] = print) -> int:
     """Replay (default) or record the benchmark, write the results and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--record", action="store_true", help="run the embedded model for what is missing")
-    parser.add_argument("--llm", default="embedded", help="backend to record with (default: embedded)")
-    parser.add_argument("--cassette", type=Path, default=CASSETTE)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N items")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for gsm8k_loop.{jsonl,md,png}")
-    parser.add_argument("--no-plot", action="store_true")
-    args = parser.parse_args(argv)
-
-    items = gsm8k_items()[: args.limit]
-    if args.record:
-        from neurosym.translators.backends import get_backend
-
-        backend: LLMBackend = RecordingBackend(get_backend(args.llm), args.cassette, resume=True, one_at_a_time=True)
-    else:
-        backend = ReplayBackend(args.cassette)
-    target = PythonTarget()
-    rows: list[Row] = []
-    missing = 0
-    started = time.perf_counter()
-    for number, item in enumerate(items, start=1):
-        try:
-            item_rows = run_item(item, backend, target)
-        except CassetteMiss:
-            missing += 1
-            continue
-        rows.extend(item_rows)
-        if args.record:
-            greedy = next(r for r in item_rows if r.strategy == "greedy")
-            log(f"[{number}/{len(items)}] {item.problem.id}: gold {item.label}, greedy {greedy.answer}, "
-                f"{time.perf_counter() - started:.0f} s so far")  # fmt: skip
-    table = summarise(rows)
-    overhead_ms, target_ms = loop_report.loop_times_ms(rows)
-    text = render(table, len(items) - missing, len(items), overhead_ms, target_ms)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "gsm8k_loop.jsonl").open("w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps({**r.__dict__, "correct": r.correct}, ensure_ascii=False) + "\n")
-    (args.out / "gsm8k_loop.md").write_text(text + "\n", encoding="utf-8")
-    if rows and not args.no_plot:
-        title = "neurosym loop, Qwen2.5-Coder 1.5B (llama.cpp), Python sandbox"
-        plot(rows, table, DATASETS, title, args.out / "gsm8k_loop.png")
-    log(text)
-    log("vote of first k: " + ", ".join(f"k={k} {100 * vote_at_k(rows, k):.1f}%" for k in range(1, 6)))
-    log(f"{time.perf_counter() - started:.1f} s")
-    return 0
+    bench = loop_report.LoopBenchmark(
+        name="gsm8k_loop",
+        description=__doc__.split("\n", 1)[0],
+        items=gsm8k_items,
+        run_item=run_item,
+        target=PythonTarget(),
+        datasets=DATASETS,
+        order=ORDER,
+        title="neurosym loop, Qwen2.5-Coder 1.5B (llama.cpp), Python sandbox",
+        cassette=CASSETTE,
+        results=RESULTS,
+    )
+    return loop_report.run_benchmark(bench, argv, log)
 
 
 if __name__ == "__main__":

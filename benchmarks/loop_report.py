@@ -1,21 +1,27 @@
 """What the loop benchmarks share: one row per strategy and item, the summary table, vote@k, the plot.
 
-``benchmarks.logic_loop`` (FOLIO, ProofWriter) and ``benchmarks.gsm8k_loop`` (GSM8K) record and
-replay their own items; both turn each :class:`~neurosym.loop.result.LoopResult` into a
-:class:`Row` and report the rows the same way.
+``benchmarks.logic_loop`` (FOLIO, ProofWriter) and ``benchmarks.gsm8k_loop`` (GSM8K) each
+describe their items, prompts and target in a :class:`LoopBenchmark`; :func:`run_benchmark`
+records or replays them, turns each :class:`~neurosym.loop.result.LoopResult` into a
+:class:`Row` and reports the rows the same way.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from neurosym.loop.result import LoopResult
+from neurosym.translators.backends.replay import CassetteMiss, RecordingBackend, ReplayBackend
+from neurosym.translators.base import LLMBackend
 
-__all__ = ["Row", "loop_row", "plot", "render", "summarise", "vote_at_k"]
+__all__ = ["LoopBenchmark", "Row", "loop_row", "plot", "render", "run_benchmark", "summarise", "vote_at_k"]
 
 
 @dataclass(frozen=True)
@@ -179,3 +185,81 @@ def plot(rows: Sequence[Row], table: Sequence[dict[str, Any]], datasets: Sequenc
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+@dataclass(frozen=True)
+class LoopBenchmark:
+    """What differs between the loop benchmarks; :func:`run_benchmark` does the rest.
+
+    Attributes:
+        name: the stem of the result files (``NAME.jsonl``, ``.md``, ``.png``).
+        description: the command line's one-line description.
+        items: the benchmark's items, in order (each with ``problem``, ``label``, ``dataset``).
+        run_item: every strategy on one item, ``(item, backend, target) -> rows``.
+        target: the loop target.
+        datasets, order: the table's datasets and strategies.
+        title: the plot's title.
+        cassette, results: the default cassette file and results folder.
+
+    """
+
+    name: str
+    description: str
+    items: Callable[[], Sequence[Any]]
+    run_item: Callable[[Any, LLMBackend, Any], list[Row]]
+    target: Any
+    datasets: Sequence[str]
+    order: Sequence[str]
+    title: str
+    cassette: Path
+    results: Path
+
+
+def run_benchmark(bench: LoopBenchmark, argv: Sequence[str] | None, log: Callable[[str], None]) -> int:
+    """Replay (default) or record ``bench``, write its results and print the table."""
+    parser = argparse.ArgumentParser(description=bench.description)
+    parser.add_argument("--record", action="store_true", help="run the embedded model for what is missing")
+    parser.add_argument("--llm", default="embedded", help="backend to record with (default: embedded)")
+    parser.add_argument("--cassette", type=Path, default=bench.cassette)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N items")
+    parser.add_argument("--out", type=Path, default=bench.results, help=f"folder for {bench.name}.{{jsonl,md,png}}")
+    parser.add_argument("--no-plot", action="store_true")
+    args = parser.parse_args(argv)
+
+    items = list(bench.items())[: args.limit]
+    backend: LLMBackend
+    if args.record:
+        from neurosym.translators.backends import get_backend
+
+        backend = RecordingBackend(get_backend(args.llm), args.cassette, resume=True, one_at_a_time=True)
+    else:
+        backend = ReplayBackend(args.cassette)
+    rows: list[Row] = []
+    missing = 0
+    started = time.perf_counter()
+    for number, item in enumerate(items, start=1):
+        try:
+            item_rows = bench.run_item(item, backend, bench.target)
+        except CassetteMiss:
+            missing += 1
+            continue
+        rows.extend(item_rows)
+        if args.record:
+            greedy = next(r for r in item_rows if r.strategy == "greedy")
+            log(f"[{number}/{len(items)}] {item.problem.id}: gold {item.label}, greedy {greedy.answer}, "
+                f"{time.perf_counter() - started:.0f} s so far")  # fmt: skip
+    table = summarise(rows, bench.datasets, bench.order)
+    overhead_ms, target_ms = loop_times_ms(rows)
+    text = render(table, len(items) - missing, len(items), overhead_ms, target_ms)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with (args.out / f"{bench.name}.jsonl").open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps({**r.__dict__, "correct": r.correct}, ensure_ascii=False) + "\n")
+    (args.out / f"{bench.name}.md").write_text(text + "\n", encoding="utf-8")
+    if rows and not args.no_plot:
+        plot(rows, table, bench.datasets, bench.title, args.out / f"{bench.name}.png")
+    log(text)
+    scope = " (all)" if len(bench.datasets) > 1 else ""
+    log(f"vote of first k{scope}: " + ", ".join(f"k={k} {100 * vote_at_k(rows, k):.1f}%" for k in range(1, 6)))
+    log(f"{time.perf_counter() - started:.1f} s")
+    return 0

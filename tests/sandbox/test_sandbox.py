@@ -90,10 +90,9 @@ def test_every_execution_starts_fresh(sandbox):
         assert run.value["text"] == "[3.141592653589793, False, '/tmp/work']"
 
 
-def test_program_too_long_is_refused_without_running():
-    run = Sandbox.__new__(Sandbox)  # no server needed for the size check
-    run.limits = Limits()
-    assert Sandbox.run(run, "x" * 300_000).status == "error"
+def test_program_too_long_is_refused_without_running(sandbox):
+    run = sandbox.run("x" * 300_000)
+    assert run.status == "error" and "longer than 200,000 characters" in run.message
 
 
 def test_sympy_equal_decides_in_the_sandbox(sandbox):
