@@ -46,3 +46,13 @@ def allow_live_requests(monkeypatch):
     import neurosym.translators.base as translators_base
 
     monkeypatch.setattr(translators_base, "ALLOW_LIVE_REQUESTS", True)
+
+
+@pytest.fixture
+def sandbox_available():
+    """Skip, with what is missing, where the Python sandbox cannot run (no bwrap or libseccomp)."""
+    from neurosym.sandbox import sandbox_problem
+
+    problem = sandbox_problem()
+    if problem is not None:
+        pytest.skip(f"the Python sandbox cannot run here: {problem}")

@@ -274,10 +274,7 @@ def test_solve_cache_serves_a_repeated_run_without_the_model(tmp_path, capsys):
 
 
 WORD_PROBLEM = "Tom has 3 boxes of 12 pencils and gives away 5 pencils. How many pencils does he have left?"
-needs_sandbox = pytest.mark.skipif(
-    __import__("neurosym.sandbox", fromlist=["sandbox_problem"]).sandbox_problem() is not None,
-    reason="the Python sandbox cannot run here (bubblewrap, libseccomp)",
-)
+needs_sandbox = pytest.mark.usefixtures("sandbox_available")
 
 
 def recorded_program(tmp_path: Path, replies: list[str], **options) -> str:
@@ -326,12 +323,10 @@ def test_solve_python_target_without_a_program_exits_1(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("Answer: INVALID")
 
 
+@needs_sandbox
 def test_sandbox_command_reports_the_escape_suite(capsys, monkeypatch):
     import neurosym.sandbox.escapes as escapes
-    from neurosym.sandbox import sandbox_problem
 
-    if sandbox_problem():
-        pytest.skip(sandbox_problem())
     monkeypatch.setattr(escapes, "ATTACKS", escapes.ATTACKS[:2])
     assert main(["sandbox"]) == 0
     assert capsys.readouterr().out.endswith("2 attacks tried, 2 contained\n")

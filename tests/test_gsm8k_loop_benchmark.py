@@ -5,7 +5,6 @@ import json
 import pytest
 
 from benchmarks import gsm8k_loop
-from neurosym.sandbox import sandbox_problem
 from neurosym.targets.python import PythonTarget
 from neurosym.translators.backends.replay import RecordingBackend
 from neurosym.translators.backends.scripted import ScriptedBackend
@@ -37,8 +36,7 @@ def test_cot_answers_are_numbers_as_vote_keys(text, answer):
     assert gsm8k_loop.cot_answer(text) == answer
 
 
-@pytest.mark.skipif(sandbox_problem() is not None, reason=f"no sandbox: {sandbox_problem()}")
-def test_every_strategy_runs_on_one_item_with_a_scripted_model(tmp_path):
+def test_every_strategy_runs_on_one_item_with_a_scripted_model(tmp_path, sandbox_available):
     item = gsm8k_loop.Item("GSM8K", Problem("Tom has 3 boxes of 4 pens. How many pens?", id="x"), "12")
 
     fresh = iter(range(100))

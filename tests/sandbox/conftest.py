@@ -12,6 +12,6 @@ def sandbox():
     """A two-worker sandbox with tight limits, so that the hostile programs end quickly."""
     problem = sandbox_problem()
     if problem is not None:
-        pytest.skip(f"the sandbox cannot run here: {problem}")
+        pytest.skip(f"the Python sandbox cannot run here: {problem}")
     with Sandbox(workers=2, limits=TEST_LIMITS) as box:
         yield box

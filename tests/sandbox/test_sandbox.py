@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from neurosym.sandbox import Execution, Limits, Sandbox, sandbox_problem
+from neurosym.sandbox import Execution, Limits, Sandbox
 
 
 def prog(body: str) -> str:
@@ -108,10 +108,8 @@ def test_map_runs_in_parallel_and_keeps_order(sandbox):
     assert [r.number for r in runs] == [float(i) for i in range(10)]
 
 
-def test_server_started_from_a_short_lived_thread_survives_it():
+def test_server_started_from_a_short_lived_thread_survives_it(sandbox_available):
     # bwrap --die-with-parent is tied to the starting *thread*; servers must outlive it.
-    if sandbox_problem():
-        pytest.skip(sandbox_problem())
     with Sandbox() as box:
         starter = threading.Thread(target=box.start)
         starter.start()
@@ -127,9 +125,7 @@ def test_a_dead_server_is_replaced(sandbox):
         assert run.number == 2.0 and box.restarts == 1
 
 
-def test_closed_sandbox_refuses_work():
-    if sandbox_problem():
-        pytest.skip(sandbox_problem())
+def test_closed_sandbox_refuses_work(sandbox_available):
     from neurosym.sandbox import SandboxUnavailable
 
     box = Sandbox()

@@ -3,12 +3,12 @@
 import pytest
 
 from neurosym.errors import ParseError
-from neurosym.sandbox import Execution, sandbox_problem
+from neurosym.sandbox import Execution
 from neurosym.targets import get_target
 from neurosym.targets.python import PythonTarget, execution_verdict, number_key
 from neurosym.types import NumberAnswer, Problem
 
-needs_sandbox = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no sandbox: {sandbox_problem()}")
+needs_sandbox = pytest.mark.usefixtures("sandbox_available")
 PROBLEM = Problem("Tom has 3 apples and buys 4 more. How many apples does he have?")
 
 

@@ -50,11 +50,7 @@ def test_prompt_shows_train_examples_then_the_question():
     assert all(e["source"].startswith("gsm8k train") for e in python_fewshot_examples())
 
 
-def test_fewshot_programs_compute_their_train_answers():
-    from neurosym.sandbox import sandbox_problem
-
-    if sandbox_problem():
-        pytest.skip(sandbox_problem())
+def test_fewshot_programs_compute_their_train_answers(sandbox_available):
     from neurosym.sandbox import Sandbox
 
     answers = [72, 10, 5, 42]  # GSM8K train, lines 1-4
