@@ -242,16 +242,18 @@ def _build_parser() -> argparse.ArgumentParser:
         "solve",
         help="answer a problem in English (LLM translation + provers)",
         description="Translate premises and a question into FOL with an LLM and decide them with provers, or "
-        "(--target python) a word problem into a program that runs in the sandbox. "
+        "(--target python) a word problem into a program that runs in the sandbox, or (--target milp) an "
+        "optimization problem into a MILP model solved by HiGHS and CBC and checked. "
         "Exit 0: answered; 1: no answer; 2: invalid input or backend failure.",
     )
     solve.add_argument("text", nargs="?", help="the problem: premises, then a question; '-' or nothing reads stdin")
     solve.add_argument(
         "--target",
-        choices=("fol", "python"),
+        choices=("fol", "python", "milp"),
         default="fol",
         help="fol: entailment questions through first-order logic (default); python: word problems with a "
-        "numeric answer, through a program run in the sandbox",
+        "numeric answer, through a program run in the sandbox; milp: optimization problems, through a "
+        "mixed-integer linear model",
     )
     solve.add_argument(
         "--llm",
@@ -260,7 +262,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "vllm:MODEL, transformers:MODEL, replay:CASSETTE.jsonl",
     )
     solve.add_argument("--base-url", help="server URL for --llm openai (default: $OPENAI_BASE_URL)")
-    solve.add_argument("--max-tokens", type=int, default=512, help="most tokens the model may write (default 512)")
+    solve.add_argument(
+        "--max-tokens", type=int, help="most tokens the model may write (default 512; 768 for --target milp)"
+    )
     solve.add_argument("--no-constraint", action="store_true", help="switch off grammar-constrained decoding")
     solve.add_argument("--timeout", type=float, default=10.0, help="seconds per prover (default 10)")
     solve.add_argument("--cross-check", action="store_true", help="run Z3 and E and report any disagreement")

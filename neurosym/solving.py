@@ -8,6 +8,10 @@ its certificate (mapped back to the English premises), and the time and tokens s
 For the Python target (``target="python"``): the model writes a ``solution()`` program, which
 runs in :mod:`neurosym.sandbox`; the result keeps the program, what it returned and printed.
 
+For the MILP target (``target="milp"``): the model writes a model in neurosym's MILP language,
+HiGHS and CBC solve it and the solution is checked; the result keeps the model and the checked
+solution (:class:`~neurosym.milp.report.CheckedSolution`).
+
 Example:
     >>> from neurosym.translators.backends.scripted import ScriptedBackend
     >>> llm = ScriptedBackend(["Premises:\n1. ∀x (Dog(x) → Animal(x))\n2. Dog(rex)\nConclusion:\nAnimal(rex)"])
@@ -17,6 +21,10 @@ Example:
     >>> llm = ScriptedBackend(["```python\ndef solution():\n    return 3 * 12 - 5\n```"])
     >>> solve("Tom has 3 boxes of 12 pens and gives 5 away. How many are left?", target="python", llm=llm).answer
     NumberAnswer(value=31.0, exact='31')
+    >>> llm = ScriptedBackend(["integer chairs, tables\nmaximize profit: 30 chairs + 50 tables\n"
+    ...                        "wood: 2 chairs + 4 tables <= 40\nhours: 3 chairs + 2 tables <= 36"])
+    >>> solve("Chairs earn $30 and tables $50 ...", target="milp", llm=llm).answer.objective
+    540.0
 
 """
 
@@ -32,12 +40,14 @@ from neurosym.fol.certificates import PremisesUsed
 from neurosym.loop.cache import Cache
 from neurosym.loop.refine import Budget, Strategy, refine
 from neurosym.loop.result import Attempt, LoopResult
+from neurosym.milp.report import CheckedSolution, model_markdown
 from neurosym.settings import SamplingSettings, merge
 from neurosym.targets.fol import FolTarget
+from neurosym.targets.milp import MilpTarget
 from neurosym.targets.python import ProgramRun, PythonTarget
 from neurosym.translators.base import LLMBackend, Usage
 from neurosym.translators.fol import FolTranslation, problem_from_text
-from neurosym.types import Answer, AnswerKind, NumberAnswer, Problem, Verdict
+from neurosym.types import Answer, AnswerKind, Assignment, NumberAnswer, Problem, Verdict
 
 __all__ = ["MAX_PROBLEM_TEXT", "SolveResult", "solve"]
 
@@ -48,7 +58,9 @@ FOL_SETTINGS = SamplingSettings(temperature=0.0, max_tokens=512, seed=0)
 """Defaults for FOL translation: greedy, enough tokens for a dozen formulas."""
 PYTHON_SETTINGS = SamplingSettings(temperature=0.0, max_tokens=512, seed=0)
 """Defaults for the Python target: greedy, enough tokens for a program of forty lines."""
-TARGETS = ("fol", "python")
+MILP_SETTINGS = SamplingSettings(temperature=0.0, max_tokens=768, seed=0)
+"""Defaults for the MILP target: greedy, enough tokens for a model with a few dozen constraints."""
+TARGETS = ("fol", "python", "milp")
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,9 @@ class SolveResult:
         elapsed_s, model_s, prover_s: wall time in all, in the model, in the provers.
         backend, model: which model translated.
         loop: the feedback loop's record: every attempt, the vote, the cost.
+        target: ``fol``, ``python`` or ``milp``.
+        program: the program the model wrote (python target).
+        milp_model: the model the model wrote, as text (milp target).
 
     """
 
@@ -83,6 +98,7 @@ class SolveResult:
     loop: LoopResult | None = None
     target: str = "fol"
     program: str | None = None
+    milp_model: str | None = None
 
     @property
     def premises_used(self) -> list[tuple[int, str]]:
@@ -104,6 +120,7 @@ class SolveResult:
             if self.translation is None
             else {"premises": list(self.translation.premises), "conclusion": self.translation.conclusion},
             "program": self.program,
+            "milp_model": self.milp_model,
             "premises_used": [{"index": i, "text": t} for i, t in self.premises_used],
             "raw_output": self.raw_output,
             "usage": self.usage.to_dict(),
@@ -126,6 +143,8 @@ class SolveResult:
             elif self.program is not None:
                 lines += ["Program:", *("    " + line for line in self.program.rstrip("\n").splitlines())]
                 lines.append(v.feedback or v.message)
+        if self.target == "milp":
+            lines += self._render_milp()
         if self.translation is not None:
             lines.append("Formalization:")
             width = min(48, max(len(p) for p in [*self.problem.premises, self.problem.conclusion or ""]))
@@ -141,11 +160,11 @@ class SolveResult:
             )
         if self.premises_used:
             lines.append("Premises used: " + ", ".join(str(i) for i, _ in self.premises_used))
-        elif v.certificate is not None and v.status != "inconsistent" and self.target != "python":
+        elif v.certificate is not None and v.status != "inconsistent" and self.target == "fol":
             lines.append(v.certificate.render())
         if v.status == "inconsistent" and v.certificate is not None:
             lines.append("The premises as translated contradict each other: " + v.certificate.render())
-        if not v.decided and v.message and self.target != "python":
+        if not v.decided and v.message and self.target == "fol":
             lines.append(v.message)
         lines.append(
             f"Time: {self.elapsed_s:.1f} s (model {self.model_s:.1f} s, provers {self.prover_s:.2f} s); "
@@ -154,6 +173,24 @@ class SolveResult:
         )
         return "\n".join(lines)
 
+    def _render_milp(self) -> list[str]:
+        v = self.verdict
+        lines: list[str] = []
+        if self.milp_model is not None:
+            from neurosym.errors import ParseError
+            from neurosym.milp.model import parse_model
+
+            try:
+                shown = model_markdown(parse_model(self.milp_model))
+            except ParseError:
+                shown = self.milp_model.rstrip("\n")
+            lines += ["Model:", *("    " + line for line in shown.splitlines())]
+        if isinstance(v.certificate, CheckedSolution):
+            lines += ["Solution:", *("    " + line for line in v.certificate.render().splitlines())]
+        elif v.feedback or v.message:
+            lines.append(v.feedback or v.message)
+        return lines
+
 
 def _answer_text(verdict: Verdict) -> str:
     answer = verdict.answer
@@ -161,6 +198,8 @@ def _answer_text(verdict: Verdict) -> str:
         return verdict.status.upper()
     if isinstance(answer, NumberAnswer):
         return answer.exact or f"{answer.value:g}"
+    if isinstance(answer, Assignment) and answer.objective is not None:
+        return f"{answer.objective:.10g} (optimal objective)"
     return str(getattr(answer, "value", answer))
 
 
@@ -182,14 +221,16 @@ def _problem(text: str | None, premises: Sequence[str] | None, conclusion: str |
     return problem_from_text(text)
 
 
-def _word_problem(text: str | None, premises: Sequence[str] | None, conclusion: str | None) -> Problem:
+def _word_problem(
+    text: str | None, premises: Sequence[str] | None, conclusion: str | None, *, target: str, kind: AnswerKind
+) -> Problem:
     if premises is not None or conclusion is not None:
-        raise ConfigurationError("the python target takes the problem text, not premises and a conclusion")
+        raise ConfigurationError(f"the {target} target takes the problem text, not premises and a conclusion")
     if text is None or not text.strip():
         raise ConfigurationError("the problem text is empty")
     if len(text) > MAX_PROBLEM_TEXT:
         raise ConfigurationError(f"the problem text is too long: {len(text):,} characters (limit {MAX_PROBLEM_TEXT:,})")
-    return Problem(text=text.strip(), answer_kind=AnswerKind.NUMBER)
+    return Problem(text=text.strip(), answer_kind=kind)
 
 
 def solve(
@@ -215,15 +256,17 @@ def solve(
         text: the problem in English: premises, then a question (or a conclusion to check).
         premises: the premises already split into sentences (with ``conclusion``, instead of ``text``).
         conclusion: the sentence or question to decide.
-        target: the formal language: ``"fol"`` (entailment questions, decided by provers) or
+        target: the formal language: ``"fol"`` (entailment questions, decided by provers),
             ``"python"`` (word problems with a numeric answer: the model writes ``solution()``,
-            which runs in :mod:`neurosym.sandbox`).
+            which runs in :mod:`neurosym.sandbox`) or ``"milp"`` (optimization problems: the model
+            writes a MILP model, solved by HiGHS and CBC and checked).
         llm: a backend, a backend spec such as ``"embedded"`` or ``"openai:MODEL"`` (see
             :func:`neurosym.translators.backends.get_backend`), or ``None`` for the embedded
             default model.
         settings: sampling settings layered over the target's defaults (greedy, 512 tokens).
         constrained: grammar-constrained decoding; by default on where the backend supports it.
-        timeout: seconds for each prover call (python: each program run, wall and CPU time).
+        timeout: seconds for each prover call (python: each program run, wall and CPU time;
+            milp: both solvers together).
         provers: provers to run (several are cross-checked).
         repair_signature_clashes: rename a name the model used in two roles instead of
             returning ``invalid``.
@@ -244,9 +287,9 @@ def solve(
     if target not in TARGETS:
         raise ConfigurationError(f"unknown target {target!r}; available: {', '.join(TARGETS)}")
     started = time.perf_counter()
-    chosen: FolTarget | PythonTarget
+    chosen: FolTarget | PythonTarget | MilpTarget
     if target == "python":
-        problem = _word_problem(text, premises, conclusion)
+        problem = _word_problem(text, premises, conclusion, target=target, kind=AnswerKind.NUMBER)
         from neurosym.sandbox import SandboxUnavailable, sandbox_problem
 
         reason = sandbox_problem()
@@ -255,6 +298,12 @@ def solve(
         backend = _backend(llm)
         chosen = PythonTarget(limits=replace(PythonTarget().limits, wall_s=timeout, cpu_s=timeout))
         defaults = PYTHON_SETTINGS
+    elif target == "milp":
+        problem = _word_problem(text, premises, conclusion, target=target, kind=AnswerKind.ASSIGNMENT)
+        backend = _backend(llm)
+        use_grammar = getattr(backend, "supports_grammar", False) if constrained is None else constrained
+        chosen = MilpTarget(constrained=use_grammar)
+        defaults = MILP_SETTINGS
     else:
         problem = _problem(text, premises, conclusion)
         backend = _backend(llm)
@@ -292,6 +341,7 @@ def solve(
         loop=loop,
         target=target,
         program=shown.formalization.source if target == "python" and shown and shown.formalization else None,
+        milp_model=_milp_model_of(shown) if target == "milp" else None,
     )
 
 
@@ -311,6 +361,20 @@ def _verdict_of(attempt: Attempt | None, loop: LoopResult) -> Verdict:
             prover=attempt.verdict.prover,
         )
     return attempt.verdict
+
+
+def _milp_model_of(attempt: Attempt | None) -> str | None:
+    if attempt is None:
+        return None
+    if attempt.formalization is not None:
+        return attempt.formalization.source
+    from neurosym.errors import ParseError
+    from neurosym.translators.milp import extract_model
+
+    try:  # unreadable: show what the model wrote, so the parse error can be read against it
+        return extract_model(attempt.output)
+    except ParseError:
+        return None
 
 
 def _translation_of(attempt: Attempt | None) -> FolTranslation | None:

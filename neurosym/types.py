@@ -11,7 +11,10 @@ Statuses:
 ``uncertain``  neither holds, and there are witnesses of both (FOL: two countermodels)
 ``computed``   the formalization ran and gave an answer (Python: the program returned a number);
                nothing certifies that the program models the problem, so votes matter
-``inconsistent`` the hypotheses contradict each other, so nothing can be concluded
+``optimal``    the model was solved to optimality and the solution re-checked (MILP: both
+               solvers agree); as with ``computed``, nothing certifies the model itself
+``inconsistent`` the hypotheses contradict each other, so nothing can be concluded (MILP: the
+               model is infeasible)
 ``invalid``    the formalization is malformed (parse error, signature clash, bad model)
 ``unknown``    the prover gave up or the provers disagree; ``message`` says why
 ``timeout``    the prover ran out of time
@@ -48,9 +51,11 @@ __all__ = [
     "certificate_from_dict",
 ]
 
-Status = Literal["proved", "disproved", "uncertain", "computed", "inconsistent", "invalid", "unknown", "timeout"]
+Status = Literal[
+    "proved", "disproved", "uncertain", "computed", "optimal", "inconsistent", "invalid", "unknown", "timeout"
+]
 STATUSES: tuple[str, ...] = get_args(Status)
-DECIDED: frozenset[str] = frozenset({"proved", "disproved", "uncertain", "computed"})
+DECIDED: frozenset[str] = frozenset({"proved", "disproved", "uncertain", "computed", "optimal"})
 """Statuses that settle the question asked."""
 
 
@@ -313,6 +318,7 @@ _CERTIFICATE_KINDS: dict[str, tuple[str, str]] = {
     "premises_used": ("neurosym.fol.certificates", "PremisesUsed"),
     "countermodels": ("neurosym.fol.certificates", "Countermodels"),
     "program_run": ("neurosym.targets.python", "ProgramRun"),
+    "milp_solution": ("neurosym.milp.report", "CheckedSolution"),
 }
 
 

@@ -28,9 +28,9 @@ def test_verdict_rejects_an_unknown_status(status):
 
 def test_statuses_and_decided():
     assert set(STATUSES) == {
-        "proved", "disproved", "uncertain", "computed", "inconsistent", "invalid", "unknown", "timeout"
+        "proved", "disproved", "uncertain", "computed", "optimal", "inconsistent", "invalid", "unknown", "timeout"
     }  # fmt: skip
-    assert {"proved", "disproved", "uncertain", "computed"} == DECIDED
+    assert {"proved", "disproved", "uncertain", "computed", "optimal"} == DECIDED
     for status in STATUSES:
         assert Verdict(status).decided is (status in DECIDED)
 

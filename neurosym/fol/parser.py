@@ -12,14 +12,15 @@ Every failure is a :class:`neurosym.errors.ParseError` carrying the line and col
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer_NonRecursive
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedInput, VisitError
 
+from neurosym._lark_errors import translate
 from neurosym.errors import ParseError
 from neurosym.fol.syntax import (
     And,
@@ -178,72 +179,6 @@ def _scope(f: Formula, bound: frozenset[str] = frozenset()) -> Formula:
     raise TypeError(f"not a formula: {f!r}")
 
 
-def _excerpt(text: str, line: int, column: int) -> str:
-    lines = text.splitlines() or [""]
-    source = lines[line - 1] if 0 < line <= len(lines) else ""
-    if len(source) > 120:  # keep the caret visible on long lines
-        start = max(0, column - 60)
-        source, column = source[start : start + 120], column - start
-    return f"{source}\n{' ' * max(column - 1, 0)}^"
-
-
-def _position_of_end(text: str) -> tuple[int, int]:
-    lines = text.split("\n")
-    return len(lines), len(lines[-1]) + 1
-
-
-def _unclosed_bracket(text: str) -> tuple[int, int] | None:
-    """Line and column of the first bracket never closed, if any."""
-    open_at: list[tuple[int, int]] = []
-    line, column = 1, 0
-    for ch in text:
-        column += 1
-        if ch == "\n":
-            line, column = line + 1, 0
-        elif ch in "([":
-            open_at.append((line, column))
-        elif ch in ")]" and open_at:
-            open_at.pop()
-    return open_at[0] if open_at else None
-
-
-def _describe_expected(expected: Iterable[str]) -> str:
-    names = sorted({_TOKEN_NAMES.get(e, e) for e in expected})
-    return ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
-
-
-def _error(message: str, text: str, line: int, column: int) -> ParseError:
-    excerpt = _excerpt(text, line, column)
-    return ParseError(
-        f"{message} at line {line}, column {column}:\n{excerpt}",
-        line=line,
-        column=column,
-        excerpt=excerpt,
-        reason=message,
-        text=text if len(text) <= 2000 else text[:2000] + "…",
-    )
-
-
-def _translate(err: UnexpectedInput, text: str) -> ParseError:
-    if isinstance(err, UnexpectedCharacters):
-        char = text[err.pos_in_stream] if err.pos_in_stream is not None and err.pos_in_stream < len(text) else "?"
-        return _error(f"unknown symbol {char!r}", text, err.line, err.column)
-    if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
-        unclosed = _unclosed_bracket(text)
-        if unclosed is not None:
-            return _error("unbalanced brackets: this bracket is never closed", text, *unclosed)
-        line, column = _position_of_end(text.rstrip() or text)
-        expected = _describe_expected(err.expected)
-        return _error(f"formula ends too early (expected {expected})", text, line, column)
-    if isinstance(err, UnexpectedToken):
-        token = err.token
-        if token.type in ("RPAR", "RSQB"):
-            return _error(f"unbalanced brackets: unexpected {str(token)!r}", text, token.line or 1, token.column or 1)
-        expected = _describe_expected(err.expected)
-        return _error(f"unexpected {str(token)!r} (expected {expected})", text, token.line or 1, token.column or 1)
-    return _error(str(err).splitlines()[0], text, getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1)
-
-
 def parse_formula(text: str) -> Formula:
     """Parse one formula.
 
@@ -275,7 +210,7 @@ def parse_formula(text: str) -> Formula:
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as err:
-        raise _translate(err, text) from None
+        raise translate(err, text, _TOKEN_NAMES, what="formula") from None
     try:
         raw = _ToAst().transform(tree)
     except VisitError as err:  # pragma: no cover - the transformer has no failing paths

@@ -22,7 +22,7 @@ __all__ = ["Target", "get_target"]
 
 
 def get_target(name: str, **options: Any) -> Target:
-    """The target called ``name`` (``fol`` or ``python``), built with ``options``.
+    """The target called ``name`` (``fol``, ``python`` or ``milp``), built with ``options``.
 
     Raises:
         ConfigurationError: an unknown target; the message lists the known ones.
@@ -36,4 +36,8 @@ def get_target(name: str, **options: Any) -> Target:
         from neurosym.targets.python import PythonTarget
 
         return PythonTarget(**options)
-    raise ConfigurationError(f"unknown target {name!r}; known targets: fol, python")
+    if name == "milp":
+        from neurosym.targets.milp import MilpTarget
+
+        return MilpTarget(**options)
+    raise ConfigurationError(f"unknown target {name!r}; known targets: fol, python, milp")

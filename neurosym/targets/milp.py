@@ -1,0 +1,156 @@
+r"""MILP as a loop target: the optimization-modeling assistant.
+
+The model writes a model in neurosym's MILP language (:mod:`neurosym.milp.model`); HiGHS and CBC
+both solve it, the solution is re-checked against the declared model, and the answer is the
+checked optimum (an :class:`~neurosym.types.Assignment` with the objective). A model that cannot
+be solved gets feedback the translator can act on: the parse error, the non-linear term, the
+conflicting constraints of an infeasible model, the variables that run away in an unbounded one.
+
+Answers agree when their objectives agree within :data:`REL_TOL`.
+
+Example:
+    >>> from neurosym.types import Problem
+    >>> target = MilpTarget()
+    >>> f = target.parse(Problem("..."), "integer x, y\nmaximize 3 x + 2 y\ncap: x + y <= 4\nx <= 3")
+    >>> verdict = target.check(f, timeout_s=10)
+    >>> verdict.status, verdict.answer.objective, dict(verdict.answer.values), target.answer_key(verdict)
+    ('optimal', 11.0, {'x': 3.0, 'y': 1.0}, 11)
+
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from neurosym.milp.model import Model, parse_model
+from neurosym.milp.report import CheckedSolution
+from neurosym.milp.solve import solve_model
+from neurosym.targets.python import number_key
+from neurosym.translators.base import GenerationRequest, Message
+from neurosym.translators.milp import build_milp_request, extract_model
+from neurosym.types import Assignment, Formalization, NumberAnswer, Problem, Verdict
+
+__all__ = ["REL_TOL", "MilpTarget", "milp_verdict"]
+
+REL_TOL = 1e-6
+"""Relative tolerance under which two optimal objectives are the same answer."""
+PROVER = "pulp:highs+cbc"
+
+
+@dataclass(frozen=True)
+class MilpTarget:
+    """Optimization word problems through a MILP model solved by HiGHS and CBC and checked independently.
+
+    Args:
+        constrained: ask for grammar-constrained output (llama.cpp, vLLM), see
+            :func:`~neurosym.translators.milp.model_gbnf`.
+        shots: how many worked examples the prompt shows (default all three).
+        rel_tol: when two optimal objectives are the same answer.
+
+    """
+
+    name: ClassVar[str] = "milp"
+    constrained: bool = False
+    shots: int | None = None
+    rel_tol: float = REL_TOL
+
+    def request(self, problem: Problem) -> GenerationRequest:
+        """The few-shot modeling prompt for ``problem``'s text (or its question)."""
+        return build_milp_request(
+            problem.text or problem.question or "", shots=self.shots, constrained=self.constrained
+        )
+
+    def parse(self, problem: Problem, output: str) -> Formalization:
+        """Extract and parse the model (nothing is evaluated); raises ParseError with line, column and reason."""
+        text = extract_model(output)
+        model = parse_model(text)
+        return Formalization("milp", text, model)
+
+    def check(self, formalization: Formalization, *, timeout_s: float) -> Verdict:
+        """Solve with both solvers, check the solution, and turn the outcome into a verdict."""
+        model = formalization.parsed if isinstance(formalization.parsed, Model) else parse_model(formalization.source)
+        return milp_verdict(model, timeout_s=timeout_s)
+
+    def answer_key(self, verdict: Verdict) -> Hashable | None:
+        """A vote key: the optimal objective rounded to the tolerance."""
+        if not verdict.decided or not isinstance(verdict.answer, Assignment) or verdict.answer.objective is None:
+            return None
+        return number_key(verdict.answer.objective, self.rel_tol)
+
+    def same_answer(self, answer: Assignment | NumberAnswer, gold: float, *, rel_tol: float = 1e-4) -> bool:
+        """Whether an answer's objective equals a gold objective within ``rel_tol`` (benchmarks use 1e-4).
+
+        Example:
+            >>> MilpTarget().same_answer(Assignment({"x": 1.0}, objective=1499.97), 1500)
+            True
+
+        """
+        value = answer.objective if isinstance(answer, Assignment) else answer.value
+        return value is not None and math.isclose(value, float(gold), rel_tol=rel_tol, abs_tol=1e-6)
+
+    def repair_request(
+        self, problem: Problem, previous: GenerationRequest, output: str, feedback: str
+    ) -> GenerationRequest:
+        r"""Show the model its model and what was wrong with it; ask for the whole model again.
+
+        Example:
+            >>> t, p = MilpTarget(), Problem("Maximize x with x at most 3.")
+            >>> r = t.repair_request(p, t.request(p), "integer x\nmaximize x", "the objective is unbounded")
+            >>> r.messages[-1].content.splitlines()[0]
+            'Your model has a problem: the objective is unbounded'
+
+        """
+        follow_up = (
+            f"Your model has a problem: {feedback.strip()}\n"
+            "Write the whole model again, corrected, in the same language: declarations, objective, constraints."
+        )
+        messages = (*previous.messages, Message("assistant", output), Message("user", follow_up))
+        return GenerationRequest(messages, previous.constraint)
+
+
+def milp_verdict(model: Model, *, timeout_s: float = 10.0) -> Verdict:
+    r"""Solve ``model`` and say what was found, with feedback written for the translator.
+
+    Example:
+        >>> from neurosym.milp import parse_model
+        >>> v = milp_verdict(parse_model("integer x, y\nmaximize x + y\na: x >= 5\nb: x + y <= 3"))
+        >>> v.status, v.feedback.splitlines()[0]
+        ('inconsistent', 'The model is infeasible: these constraints cannot all hold together:')
+
+    """
+    result = solve_model(model, time_limit=timeout_s)
+    details = {
+        "solver_status": result.status,
+        "runs": [{k: v for k, v in r.to_dict().items() if k != "values"} for r in result.runs],
+        "notes": list(result.notes),
+    }
+    common = {"prover": PROVER, "elapsed_s": result.seconds, "details": details}
+    if result.status == "optimal":
+        certificate = CheckedSolution.from_result(model, result)
+        answer = Assignment(dict(result.values), objective=result.objective)
+        return Verdict("optimal", answer=answer, certificate=certificate, **common)
+    if result.status == "infeasible":
+        details["conflict"] = list(result.conflict)
+        lines = [f"  {name}: {model.constraint(name).render()}" for name in result.conflict]
+        if lines:
+            feedback = "The model is infeasible: these constraints cannot all hold together:\n" + "\n".join(lines)
+            feedback += "\nCheck their directions (<= or >=) and numbers against the problem."
+        else:
+            feedback = "The model is infeasible: the variable bounds and whole-number requirements admit no solution."
+        return Verdict("inconsistent", feedback=feedback, message="infeasible model", **common)
+    if result.status == "unbounded":
+        details["runaway"] = list(result.runaway)
+        names = ", ".join(result.runaway) or "some variables"
+        feedback = (
+            f"The objective is unbounded: nothing in the model limits {names}, so the {model.sense[:3]}imum is "
+            "infinite. A constraint from the problem is probably missing or points the wrong way."
+        )
+        return Verdict("invalid", feedback=feedback, message="unbounded model", **common)
+    if result.status == "not_linear":
+        return Verdict("invalid", feedback=result.notes[0], message=result.notes[0], **common)
+    if result.status == "timeout":
+        return Verdict("timeout", message=f"no optimum proved within {timeout_s:g} s", **common)
+    return Verdict("unknown", message="; ".join(result.notes) or "the solvers failed", **common)
