@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -41,13 +42,35 @@ class Row:
     target_s: float
     votes: dict[str, int]
     first_k: list[str | None]
+    rel_tol: float = 0.0
+    """Numeric answers within this relative tolerance of the label count as correct (0: exact text)."""
+
+    def matches(self, answer: str | None) -> bool:
+        """Whether ``answer`` is the label: the same text, or the same number within ``rel_tol``.
+
+        Example:
+            >>> row = Row("x", "d", "greedy", "1500", None, 1, 0, 0, 0, 0, 0, {}, [], rel_tol=1e-4)
+            >>> row.matches("1499.97"), row.matches("1490"), row.matches(None)
+            (True, False, False)
+
+        """
+        if answer is None:
+            return False
+        if answer == self.label:
+            return True
+        if not self.rel_tol:
+            return False
+        try:
+            return math.isclose(float(answer), float(self.label), rel_tol=self.rel_tol, abs_tol=1e-6)
+        except ValueError:
+            return False
 
     @property
     def correct(self) -> bool:
-        return self.answer == self.label
+        return self.matches(self.answer)
 
 
-def loop_row(item_id: str, dataset: str, label: str, name: str, result: LoopResult) -> Row:
+def loop_row(item_id: str, dataset: str, label: str, name: str, result: LoopResult, rel_tol: float = 0.0) -> Row:
     r"""The row of one loop result; ``first_k`` holds the answers of the fresh samples in order.
 
     Example:
@@ -79,6 +102,7 @@ def loop_row(item_id: str, dataset: str, label: str, name: str, result: LoopResu
         cost.target_s,
         {str(k): v for k, v in result.votes.items()},
         [None if a.answer is None else str(a.answer) for a in fresh],
+        rel_tol,
     )
 
 
@@ -126,7 +150,7 @@ def vote_at_k(rows: Sequence[Row], k: int, strategy: str = "vote-5") -> float:
                 votes[answer] = votes.get(answer, 0) + 1
         ranked = sorted(votes.items(), key=lambda kv: -kv[1])
         tie = len(ranked) > 1 and ranked[0][1] == ranked[1][1]
-        correct += bool(ranked) and not tie and ranked[0][0] == row.label
+        correct += bool(ranked) and not tie and row.matches(ranked[0][0])
     return correct / total if total else 0.0
 
 
@@ -200,6 +224,7 @@ class LoopBenchmark:
         datasets, order: the table's datasets and strategies.
         title: the plot's title.
         cassette, results: the default cassette file and results folder.
+        extra_report: more Markdown from the rows (appended to the table and printed), if any.
 
     """
 
@@ -213,6 +238,7 @@ class LoopBenchmark:
     title: str
     cassette: Path
     results: Path
+    extra_report: Callable[[Sequence[Row]], str] | None = None
 
 
 def run_benchmark(bench: LoopBenchmark, argv: Sequence[str] | None, log: Callable[[str], None]) -> int:
@@ -251,6 +277,8 @@ def run_benchmark(bench: LoopBenchmark, argv: Sequence[str] | None, log: Callabl
     table = summarise(rows, bench.datasets, bench.order)
     overhead_ms, target_ms = loop_times_ms(rows)
     text = render(table, len(items) - missing, len(items), overhead_ms, target_ms)
+    if bench.extra_report is not None and rows:
+        text += "\n\n" + bench.extra_report(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / f"{bench.name}.jsonl").open("w", encoding="utf-8") as fh:
         for r in rows:

@@ -340,3 +340,58 @@ def test_solve_python_target_without_a_sandbox_says_what_to_install(tmp_path, mo
     assert main(["solve", "--target", "python", WORD_PROBLEM, "--llm", f"replay:{cassette}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("SandboxUnavailable: bwrap is not installed") and "apt-get install bubblewrap" in err
+
+
+OPT_PROBLEM = (
+    "A workshop makes chairs and tables. A chair uses 2 units of wood and 3 hours; a table uses 4 units of wood "
+    "and 2 hours. There are 40 units of wood and 36 hours. A chair earns $30 and a table $50. Maximize profit."
+)
+OPT_MODEL = (
+    "integer chairs, tables\nmaximize profit: 30 chairs + 50 tables\n"
+    "wood: 2 chairs + 4 tables <= 40\nhours: 3 chairs + 2 tables <= 36\n"
+)
+
+
+def recorded_model(tmp_path: Path, replies: list[str], **options) -> str:
+    """A cassette of a scripted model answering the optimization problem with the milp target."""
+    from neurosym.solving import solve
+    from neurosym.translators.backends.replay import RecordingBackend
+    from neurosym.translators.backends.scripted import ScriptedBackend
+
+    path = tmp_path / "milp.jsonl"
+    solve(OPT_PROBLEM, target="milp", llm=RecordingBackend(ScriptedBackend(replies), path), **options)
+    return str(path)
+
+
+def test_solve_milp_target_prints_the_model_the_solution_table_and_the_check(tmp_path, capsys):
+    cassette = recorded_model(tmp_path, [OPT_MODEL])
+    assert main(["solve", "--target", "milp", OPT_PROBLEM, "--llm", f"replay:{cassette}"]) == 0
+    out = capsys.readouterr().out
+    # 8 chairs and 6 tables use all 40 units of wood and all 36 hours: 8 * 30 + 6 * 50 = 540.
+    assert out.startswith("Answer: 540 (optimal objective)  (optimal, pulp:highs+cbc)")
+    assert "| wood | 2 chairs + 4 tables ≤ 40 |" in out
+    assert "chairs    8      integer" in out and "tables    6      integer" in out
+    assert "check: every bound, integrality and constraint holds (2 checked)" in out
+    assert "binding: wood, hours" in out and "solvers: highs optimal 540, cbc optimal 540" in out
+
+
+def test_solve_milp_target_repairs_an_infeasible_model_from_its_conflict(tmp_path, capsys):
+    from neurosym.loop.refine import Strategy
+
+    wrong = OPT_MODEL + "demand: chairs >= 30\n"
+    cassette = recorded_model(tmp_path, [wrong, OPT_MODEL], strategy=Strategy(samples=1, repair_rounds=1))
+    argv = ["solve", "--target", "milp", OPT_PROBLEM, "--llm", f"replay:{cassette}", "--repair-rounds", "1", "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    first = data["loop"]["attempts"][0]["verdict"]
+    assert first["status"] == "inconsistent"
+    assert "demand: chairs >= 30" in first["feedback"] and "hours: 3 chairs + 2 tables <= 36" in first["feedback"]
+    assert data["answer"]["objective"] == 540.0 and data["answer"]["values"] == {"chairs": 8.0, "tables": 6.0}
+    assert data["verdict"]["certificate"]["kind"] == "milp_solution" and data["milp_model"] == OPT_MODEL
+
+
+def test_solve_milp_target_with_a_nonlinear_model_says_which_term(tmp_path, capsys):
+    cassette = recorded_model(tmp_path, ["integer chairs, tables\nmaximize profit: 30 chairs * tables\n"])
+    assert main(["solve", "--target", "milp", OPT_PROBLEM, "--llm", f"replay:{cassette}"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("Answer: INVALID") and "'30 chairs * tables' multiplies variables together" in out

@@ -159,10 +159,14 @@ def _switched(c: Comparison, binary: str, on_value: int, bounds: Bounds, origin:
         if not math.isfinite(gap) or abs(gap) > MAX_BIG_M:
             side = "upper" if sense == "<=" else "lower"
             loose = [n for n in c.expr.names if not all(map(math.isfinite, bounds[n]))] or list(c.expr.names)
-            why = "no finite" if not math.isfinite(gap) else f"too wide a range (big-M {abs(gap):.3g}) for a"
+            why = (
+                f"{', '.join(map(repr, loose))} {'has' if len(loose) == 1 else 'have'} no finite {side} bound"
+                if not math.isfinite(gap)
+                else f"within the bounds of {', '.join(map(repr, loose))} its two sides can differ by {abs(gap):.3g}, "
+                "too much for a big-M switch"
+            )
             raise LinearizationError(
-                f"constraint {origin!r}: cannot switch {c.render()!r} on and off, because "
-                f"{', '.join(map(repr, loose))} {'has' if len(loose) == 1 else 'have'} {why} {side} bound; "
+                f"constraint {origin!r}: cannot switch {c.render()!r} on and off, because {why}; "
                 "give each variable in it an explicit, realistic bound (e.g. 'integer x <= 100')",
                 constraint=origin,
                 variables=tuple(loose),

@@ -139,7 +139,8 @@ def _parser() -> Lark:
 def _number_text(value: float) -> str:
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
-    return f"{value:.10g}"
+    text = f"{value:.10g}"
+    return text if float(text) == value else repr(value)  # exact, so that parsing the text gives the value back
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,7 @@ class Comparison:
     sense: Sense
     rhs: float
     name: str = ""
-    line: int = 0
+    line: int = field(default=0, compare=False)
 
     def slack(self, values: Mapping[str, float]) -> float:
         """How far the comparison is from being violated at ``values`` (negative when violated).
@@ -275,11 +276,17 @@ class Indicator:
     value: int
     then: tuple[Comparison, ...]
     name: str = ""
-    line: int = 0
+    line: int = field(default=0, compare=False)
 
     def render(self) -> str:
         """The constraint in the modeling language."""
         condition = self.binary if self.value == 1 else f"not {self.binary}"
+        if len(self.then) == 2:  # from a chained comparison: a <= e <= b is read as -e <= -a and e <= b
+            first, second = self.then
+            negated = LinearExpr(tuple((n, -c) for n, c in second.expr.terms))
+            if first.sense == second.sense != "==" and first.expr == negated:
+                chain = f"{_number_text(-first.rhs)} {first.sense} {second.render()}"
+                return f"if {condition} then {chain}"
         return f"if {condition} then " + " and ".join(c.render() for c in self.then)
 
     def variables(self) -> tuple[str, ...]:
@@ -293,7 +300,7 @@ class Disjunction:
 
     options: tuple[Comparison, ...]
     name: str = ""
-    line: int = 0
+    line: int = field(default=0, compare=False)
 
     def render(self) -> str:
         """The constraint in the modeling language."""
@@ -312,7 +319,7 @@ class Cardinality:
     k: int
     binaries: tuple[str, ...]
     name: str = ""
-    line: int = 0
+    line: int = field(default=0, compare=False)
 
     def render(self) -> str:
         """The constraint in the modeling language."""
@@ -415,6 +422,7 @@ class _Reader:
         self.constraint_lines: dict[str, int] = {}
         self.mentions: list[tuple[str, Tree | Token]] = []
         self.strict: list[tuple[Comparison, Tree]] = []
+        self.explicit_names: set[str] = set()
 
     def fail(self, message: str, node: Tree | Token) -> ParseError:
         return error_at(message, self.text, *_position(node))
@@ -556,10 +564,18 @@ class _Reader:
         name = str(kids[1]) if len(kids) == 3 else ""
         self.objective = (sense, name, self.expr(kids[-1]), _position(node)[0])
 
+    def auto_name(self, line: int) -> str:
+        """``c<line>``, or ``c<line>b``, ``c<line>c``... where the model writes that name itself."""
+        name, k = f"c{line}", 0
+        while name in self.explicit_names or name in self.constraint_lines:
+            k += 1
+            name = f"c{line}{chr(ord('a') + k)}" if k < 26 else f"c{line}n{k}"
+        return name
+
     def on_constraint_decl(self, node: Tree) -> None:
         kids = [k for k in node.children if not (isinstance(k, Token) and k.type == "COLON")]
         line = _position(node)[0]
-        name = str(kids[0]) if len(kids) == 2 else f"c{line}"
+        name = str(kids[0]) if len(kids) == 2 else self.auto_name(line)
         if name in self.constraint_lines:
             raise self.fail(
                 f"constraint name {name!r} is used twice (first on line {self.constraint_lines[name]})", node
@@ -570,9 +586,26 @@ class _Reader:
             parts = self.relation(body, name, line)
             self.constraints.append(parts[0])
             if len(parts) > 1:
+                if f"{name}_2" in self.constraint_lines:
+                    raise self.fail(
+                        f"constraint name '{name}_2' is used twice (first on line "
+                        f"{self.constraint_lines[name + '_2']}; the chained comparison {name!r} names its second "
+                        f"half {name}_2)",
+                        node,
+                    )
+                self.constraint_lines[f"{name}_2"] = line
                 self.constraints.append(Comparison(parts[1].expr, parts[1].sense, parts[1].rhs, f"{name}_2", line))
         elif body.data == "either":
-            options = [c for kid in body.children if isinstance(kid, Tree) for c in self.relation(kid, name, line)]
+            options = []
+            for kid in (k for k in body.children if isinstance(k, Tree)):
+                parts = self.relation(kid, name, line)
+                if len(parts) > 1:
+                    raise self.fail(
+                        "an option of either-or must be a single comparison, not a chained one (both halves "
+                        "would have to hold); use a binary with if-then constraints instead",
+                        kid,
+                    )
+                options += parts
             self.constraints.append(Disjunction(tuple(options), name, line))
         elif body.data == "if_then":
             condition = body.children[1]
@@ -730,6 +763,14 @@ def parse_model(text: str) -> Model:
     except RecursionError:
         raise ParseError("the model is nested too deeply", line=1, column=1, excerpt="", text=text[:200]) from None
     reader = _Reader(text)
+    reader.explicit_names = {  # so that an automatic name never takes one the model writes later
+        str(node.children[0])
+        for node in tree.children
+        if isinstance(node, Tree)
+        and node.data == "constraint_decl"
+        and isinstance(node.children[0], Token)
+        and node.children[0].type == "NAME"
+    }
     try:
         for statement in tree.children:
             if isinstance(statement, Tree):

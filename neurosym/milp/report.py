@@ -142,8 +142,14 @@ def _tex_name(name: str) -> str:
     return rf"\mathit{{{escaped}}}"
 
 
+def _latex_token(token: str) -> str:
+    if token[:1] == "-" and len(token) > 1:  # a leading negative term: "-x"
+        return "-" + _latex_token(token[1:])
+    return _tex_name(token) if token[:1].isalpha() or token[:1] == "_" else token
+
+
 def _latex_expr(expr: LinearExpr) -> str:
-    return " ".join(_tex_name(t) if t[:1].isalpha() or t[:1] == "_" else t for t in expr.render().split())
+    return " ".join(_latex_token(t) for t in expr.render().split())
 
 
 def _latex_comparison(c: Comparison) -> str:

@@ -27,10 +27,12 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from neurosym.errors import SolverUnavailableError
@@ -138,9 +140,13 @@ def _pulp_problem(
             f"v{i}", lowBound=lower, upBound=upper, cat="Integer" if integral else "Continuous"
         )
     if zero_objective:
-        prob += pulp.LpAffineExpression()
+        objective = pulp.LpAffineExpression()
     else:
-        prob += pulp.lpSum(coef * xs[n] for n, coef in lp.objective.terms) + lp.objective.constant
+        objective = pulp.lpSum(coef * xs[n] for n, coef in lp.objective.terms) + lp.objective.constant
+    for x in xs.values():  # PuLP leaves out a variable found in no row and not in the objective: keep every one
+        if x not in objective:
+            objective.addterm(x, 0)
+    prob += objective
     for j, row in enumerate(lp.rows):
         expr = pulp.lpSum(coef * xs[n] for n, coef in row.expr.terms)
         if row.sense == "<=":
@@ -153,7 +159,10 @@ def _pulp_problem(
 
 
 def cbc_path() -> str:
-    """The CBC binary: the one the ``cbcbox`` wheel ships (``pip install 'pulp[cbc]'``), else ``cbc`` on PATH.
+    """The CBC binary: the stable CBC 2.10 that PuLP bundles, else ``cbc`` on PATH.
+
+    Not the ``cbcbox`` wheel (PuLP's suggested replacement): its development build 2.935 calls
+    feasible integer programs infeasible (a bound-tightening bug; tests/milp has the instance).
 
     Example:
         >>> import os
@@ -161,17 +170,17 @@ def cbc_path() -> str:
         True
 
     """
-    try:
-        import cbcbox
+    from pulp.apis import coin_api
 
-        return str(cbcbox.cbc_bin_path())
-    except ImportError:
-        found = shutil.which("cbc")
-        if found is None:
-            raise SolverUnavailableError(
-                "CBC is not installed: pip install 'pulp[cbc]' (or put a cbc binary on PATH)", solver="cbc"
-            ) from None
-        return found
+    bundled = Path(coin_api.pulp_cbc_path)
+    if bundled.is_file():
+        if not os.access(bundled, os.X_OK):  # wheels unpacked without the executable bit
+            bundled.chmod(bundled.stat().st_mode | 0o111)
+        return str(bundled.resolve())
+    found = shutil.which("cbc")
+    if found is None:
+        raise SolverUnavailableError("CBC is not installed: put a cbc binary (CBC 2.10) on PATH", solver="cbc")
+    return found
 
 
 def _solver(name: str, time_limit: float) -> Any:

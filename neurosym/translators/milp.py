@@ -74,13 +74,14 @@ def model_gbnf() -> str:
 
     Example:
         >>> model_gbnf().splitlines()[0]
-        'root ::= decl-line decl-line? decl-line? decl-line? objective-line constraint-line+'
+        'root ::= decl-line{1,8} objective-line constraint-line{1,60}'
 
     """
     return (
         "\n".join(
             [
-                "root ::= decl-line decl-line? decl-line? decl-line? objective-line constraint-line+",
+                # Bounded repetition: a small model that starts repeating itself stops at the bound.
+                "root ::= decl-line{1,8} objective-line constraint-line{1,60}",
                 'decl-line ::= kind " " name ("," " " name)* bounds? "\\n"',
                 'kind ::= "integer" | "continuous" | "binary"',
                 'bounds ::= " <= " number | " >= " number | " in [" number ", " number "]"',
@@ -89,7 +90,7 @@ def model_gbnf() -> str:
                 'body ::= relation (" or " relation)* | "if " ("not ")? name " then " relation | cardinality',
                 'cardinality ::= ("at most" | "at least" | "exactly") " " digits " of " name ("," " " name)*',
                 'relation ::= expr " " ("<=" | ">=" | "=") " " expr',
-                'expr ::= "-"? term (" " ("+" | "-") " " term)*',
+                'expr ::= "-"? term (" " ("+" | "-") " " term){0,40}',
                 'term ::= number (" " factor)? | factor',
                 'factor ::= name | "(" expr ")"',
                 'number ::= digits ("." digits)? "%"?',
@@ -142,7 +143,8 @@ def extract_model(output: str) -> str:
                 kept.pop()
             end = len(kept)
             for i, line in enumerate(kept):
-                if line.strip() and not _STATEMENT.match(line) and not line.lstrip().startswith(("#", "//")):
+                prose = not _STATEMENT.match(line) or line.rstrip().endswith(".")  # "So x = 3." is a sentence
+                if line.strip() and prose and not line.lstrip().startswith(("#", "//")):
                     end = i  # prose after the model
                     break
             text = "\n".join(kept[:end])
