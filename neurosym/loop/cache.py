@@ -594,6 +594,10 @@ def target_settings(target: Any, timeout_s: float) -> dict[str, Any]:
         import z3
 
         settings["z3"] = z3.get_version_string()
+    if getattr(target, "name", "") == "milp":  # a solver upgrade may change an optimum or a status
+        from importlib.metadata import version
+
+        settings["pulp"], settings["highspy"] = version("pulp"), version("highspy")
     return json.loads(_canonical_json(settings, "the target's options"))
 
 

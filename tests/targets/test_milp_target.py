@@ -259,3 +259,25 @@ def test_the_loop_abstains_when_repairs_run_out():
     result = refine(PROBLEM, MilpTarget(), backend, strategy=Strategy(samples=1, repair_rounds=1))
     assert result.answer is None and result.abstained and not result.verified
     assert len(result.attempts) == 2
+
+
+def test_cached_verdicts_of_the_milp_target_depend_on_the_solver_versions(tmp_path):
+    from neurosym.loop.cache import Cache, CachedChecker, target_settings
+
+    settings = target_settings(MilpTarget(), 10.0)
+    assert settings["pulp"] and settings["highspy"] and settings["target"]["rel_tol"] == 1e-6
+    target = MilpTarget()
+    formalization = target.parse(Problem("..."), "integer x, y\nmaximize 3 x + 2 y\ncap: x + y <= 4\nx <= 3")
+    calls = []
+
+    def solve(t, f, timeout_s):
+        calls.append(f.source)
+        return t.check(f, timeout_s=timeout_s)
+
+    with Cache(tmp_path / "c.sqlite") as cache:
+        checker = CachedChecker(solve, cache)
+        first = checker(target, formalization, 10.0)
+        again = checker(target, formalization, 10.0)
+    assert len(calls) == 1
+    assert again.status == first.status == "optimal" and again.answer == first.answer
+    assert isinstance(again.certificate, CheckedSolution) and again.certificate.values == {"x": 3.0, "y": 1.0}
