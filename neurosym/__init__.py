@@ -1,7 +1,7 @@
 """neurosym: language models translate, solvers decide.
 
 The public surface is listed in ``__all__``; everything else is reachable through the subpackages
-(``neurosym.fol``, ``neurosym.provers``, ``neurosym.translators``).
+(``neurosym.fol``, ``neurosym.milp``, ``neurosym.provers``, ``neurosym.translators``).
 
 Example:
     >>> import neurosym
