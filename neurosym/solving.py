@@ -184,9 +184,9 @@ class SolveResult:
                 shown = model_markdown(parse_model(self.milp_model))
             except ParseError:
                 shown = self.milp_model.rstrip("\n")
-            lines += ["Model:", *("    " + line for line in shown.splitlines())]
+            lines += ["Model:", *(("    " + line).rstrip() for line in shown.splitlines())]
         if isinstance(v.certificate, CheckedSolution):
-            lines += ["Solution:", *("    " + line for line in v.certificate.render().splitlines())]
+            lines += ["Solution:", *(("    " + line).rstrip() for line in v.certificate.render().splitlines())]
         elif v.feedback or v.message:
             lines.append(v.feedback or v.message)
         return lines

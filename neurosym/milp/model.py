@@ -345,7 +345,8 @@ class Model:
     """A parsed model: variables (in declaration order), the objective and the named constraints.
 
     Every constraint has a unique name: the one written, or ``c<line>`` (``c<line>_2`` for the
-    second half of a chained comparison).
+    second half of a chained comparison). A name written twice stays on its first constraint and
+    the later one becomes ``<name>_<line>``.
     """
 
     variables: tuple[Variable, ...]
@@ -564,37 +565,39 @@ class _Reader:
         name = str(kids[1]) if len(kids) == 3 else ""
         self.objective = (sense, name, self.expr(kids[-1]), _position(node)[0])
 
+    def free_name(self, base: str, taken_by_model: bool = True) -> str:
+        """``base``, or ``base`` with ``b``, ``c``... appended, avoiding every name already used.
+
+        With ``taken_by_model`` it also avoids the names the model writes on later lines, so that a
+        name neurosym makes up never takes one the model chose.
+        """
+        name, k = base, 0
+        while name in self.constraint_lines or (taken_by_model and name in self.explicit_names):
+            k += 1
+            name = f"{base}{chr(ord('a') + k)}" if k < 26 else f"{base}n{k}"
+        return name
+
     def auto_name(self, line: int) -> str:
         """``c<line>``, or ``c<line>b``, ``c<line>c``... where the model writes that name itself."""
-        name, k = f"c{line}", 0
-        while name in self.explicit_names or name in self.constraint_lines:
-            k += 1
-            name = f"c{line}{chr(ord('a') + k)}" if k < 26 else f"c{line}n{k}"
-        return name
+        return self.free_name(f"c{line}")
 
     def on_constraint_decl(self, node: Tree) -> None:
         kids = [k for k in node.children if not (isinstance(k, Token) and k.type == "COLON")]
         line = _position(node)[0]
         name = str(kids[0]) if len(kids) == 2 else self.auto_name(line)
         if name in self.constraint_lines:
-            raise self.fail(
-                f"constraint name {name!r} is used twice (first on line {self.constraint_lines[name]})", node
-            )
+            # A name is only a label and constraints are a conjunction, so a repeated one (models
+            # write "demand" for two products) keeps both constraints; the later is renamed.
+            name = self.free_name(f"{name}_{line}")
         self.constraint_lines[name] = line
         body = kids[-1]
         if body.data == "relation":
             parts = self.relation(body, name, line)
             self.constraints.append(parts[0])
             if len(parts) > 1:
-                if f"{name}_2" in self.constraint_lines:
-                    raise self.fail(
-                        f"constraint name '{name}_2' is used twice (first on line "
-                        f"{self.constraint_lines[name + '_2']}; the chained comparison {name!r} names its second "
-                        f"half {name}_2)",
-                        node,
-                    )
-                self.constraint_lines[f"{name}_2"] = line
-                self.constraints.append(Comparison(parts[1].expr, parts[1].sense, parts[1].rhs, f"{name}_2", line))
+                second = self.free_name(f"{name}_2")
+                self.constraint_lines[second] = line
+                self.constraints.append(Comparison(parts[1].expr, parts[1].sense, parts[1].rhs, second, line))
         elif body.data == "either":
             options = []
             for kid in (k for k in body.children if isinstance(k, Tree)):

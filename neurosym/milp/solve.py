@@ -26,9 +26,11 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -183,10 +185,33 @@ def cbc_path() -> str:
     return found
 
 
+@functools.cache
+def _silence_highs_banner() -> None:
+    """Construct one ``Highs`` with file descriptor 1 on /dev/null.
+
+    highspy 1.16 prints its copyright banner from C++ on the first ``Highs()`` of a process, before
+    PuLP can turn its output off; it would land in the middle of ``neurosym solve``'s report.
+    """
+    try:
+        import highspy
+    except ImportError:
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _solver(name: str, time_limit: float) -> Any:
     import pulp
 
     if name == "highs":
+        _silence_highs_banner()
         return pulp.HiGHS(msg=False, timeLimit=max(time_limit, 0.1), gapRel=1e-9, threads=1)
     if name == "cbc":
         return pulp.COIN_CMD(

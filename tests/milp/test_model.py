@@ -383,9 +383,6 @@ def error(text) -> ParseError:
         ("integer x\nmaximize y", "unknown variable 'y'", 2, 10),
         ("integer x\nmaximize x + y + z", "unknown variables 'y', 'z'", 2, 14),
         ("integer x\ninteger x\nmaximize x", "variable 'x' is declared twice \\(first on line 1\\)", 2, 9),
-        ("integer x\nmaximize x\na: x <= 1\na: x <= 2", "constraint name 'a' is used twice", 4, 1),
-        ("integer x, y\nmaximize x\nr: 1 <= x <= 3\nr_2: y <= 4", "'r_2' is used twice", 4, 1),
-        ("integer x, y\nmaximize x\nr_2: y <= 4\nr: 1 <= x <= 3", "'r_2' is used twice", 4, 1),
         ("integer x, y\nmaximize x\nc: 2 x*y <= 3", "the term '2 x\\*y' multiplies variables", 3, 4),
         ("integer x, y\nmaximize x (y + 1)", "the term 'x \\(y \\+ 1\\)' multiplies variables", 2, 10),
         ("integer x, y\nmaximize x\nx / y <= 3", "the term 'x / y' divides by a variable", 3, 1),
@@ -470,3 +467,20 @@ def test_moderate_nesting_is_fine():
 def test_numbers_at_the_limit_are_accepted():
     assert row("x <= 1e12").rhs == 1e12
     assert math.isclose(row("1e-9 x <= 1").expr.coefficients["x"], 1e-9)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("integer x\nmaximize x\na: x <= 1\na: x <= 2", ["a", "a_4"]),
+        ("integer x\nmaximize x\na: x <= 1\na: x <= 2\na: x <= 3", ["a", "a_4", "a_5"]),
+        ("integer x\nmaximize x\na: x <= 1\na_4: x <= 9\na: x <= 2", ["a", "a_4", "a_5"]),
+        ("integer x\nmaximize x\na: x <= 1\na: x <= 2\na_4: x <= 9", ["a", "a_4b", "a_4"]),
+        ("integer x, y\nmaximize x\nr: 1 <= x <= 3\nr_2: y <= 4", ["r", "r_2b", "r_2"]),
+        ("integer x, y\nmaximize x\nr_2: y <= 4\nr: 1 <= x <= 3", ["r_2", "r", "r_2b"]),
+    ],
+)
+def test_a_repeated_constraint_name_keeps_both_constraints_under_unique_names(text, names):
+    model = parse_model(text)
+    assert [c.name for c in model.constraints] == names
+    assert parse_model(model.render()) == model
