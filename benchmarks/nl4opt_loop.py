@@ -118,7 +118,8 @@ def per_gold_set(rows: Sequence[Row], items: Sequence[Item]) -> list[dict[str, A
     for name in ORDER:
         chosen = [r for r in rows if r.strategy == name]
         for gold_set in ALL_GOLD_SETS:
-            scored = [(r, golds[r.item].get(gold_set)) for r in chosen if golds.get(r.item, {}).get(gold_set)]
+            # "is not None": a gold objective of 0 is an answer.
+            scored = [(r, golds[r.item][gold_set]) for r in chosen if golds.get(r.item, {}).get(gold_set) is not None]
             if not scored:
                 continue
             hits = sum(

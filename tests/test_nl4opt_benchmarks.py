@@ -5,6 +5,7 @@ import math
 import pytest
 
 from benchmarks import nl4opt_gold, nl4opt_loop, opt_data
+from benchmarks.loop_report import Row
 from neurosym.milp import parse_model
 from neurosym.milp.solve import solve_model
 from neurosym.targets.milp import MilpTarget
@@ -112,3 +113,15 @@ def test_every_strategy_runs_on_one_item_with_a_scripted_model(tmp_path):
     nl4opt_e = next(t for t in table if t["strategy"] == "greedy" and t["gold_set"] == "NL4OPT-E")
     assert sirl["accuracy"] == 1.0 and nl4opt_e["accuracy"] == 0.0
     assert "NL4OPT-E" in nl4opt_loop.render_per_gold_set(table)
+
+
+def test_a_gold_objective_of_zero_is_scored():
+    problem = nl4opt_loop.Problem("a problem whose optimum is 0", id="p0")
+    item = nl4opt_loop.Item("NL4Opt", problem, "0", {"NL4OPT-E": 0.0, "CoE-LPWP": 0.0})
+    rows = [
+        Row("p0", "NL4Opt", name, "0", answer, 1, 0, 0, 0, 0, 0, {}, [], rel_tol=1e-4)
+        for name, answer in (("greedy", "0"), ("vote-5", None))
+    ]
+    table = {(t["strategy"], t["gold_set"]): t for t in nl4opt_loop.per_gold_set(rows, [item])}
+    assert table[("greedy", "NL4OPT-E")] == {"strategy": "greedy", "gold_set": "NL4OPT-E", "items": 1, "accuracy": 1.0}
+    assert table[("vote-5", "CoE-LPWP")]["accuracy"] == 0.0
