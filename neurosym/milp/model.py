@@ -565,14 +565,14 @@ class _Reader:
         name = str(kids[1]) if len(kids) == 3 else ""
         self.objective = (sense, name, self.expr(kids[-1]), _position(node)[0])
 
-    def free_name(self, base: str, taken_by_model: bool = True) -> str:
+    def free_name(self, base: str) -> str:
         """``base``, or ``base`` with ``b``, ``c``... appended, avoiding every name already used.
 
-        With ``taken_by_model`` it also avoids the names the model writes on later lines, so that a
-        name neurosym makes up never takes one the model chose.
+        It also avoids the names the model writes on later lines, so that a name neurosym makes up
+        never takes one the model chose.
         """
         name, k = base, 0
-        while name in self.constraint_lines or (taken_by_model and name in self.explicit_names):
+        while name in self.constraint_lines or name in self.explicit_names:
             k += 1
             name = f"{base}{chr(ord('a') + k)}" if k < 26 else f"{base}n{k}"
         return name
