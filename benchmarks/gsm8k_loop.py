@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import loop_report
-from benchmarks.loop_report import Row, loop_row
-from neurosym.loop.refine import Strategy, refine
+from benchmarks.loop_report import STRATEGIES, Row, strategy_rows
+from neurosym.loop.cache import Cache
 from neurosym.settings import SamplingSettings
 from neurosym.targets.python import PythonTarget, number_key
 from neurosym.translators.base import GenerationRequest, LLMBackend, Message
@@ -54,13 +54,6 @@ ITEMS = 40
 DATASETS = ("GSM8K",)
 
 SETTINGS = SamplingSettings(max_tokens=512)
-STRATEGIES: dict[str, Strategy] = {
-    "greedy": Strategy.greedy(),
-    "vote-5": Strategy.vote(5),
-    "vote-5+repair": Strategy.vote(5, repair_rounds=1),
-    "adaptive": Strategy(samples=5, round_size=2, confidence=0.8),
-    "adaptive+repair": Strategy(samples=5, round_size=2, confidence=0.8, repair_rounds=1),
-}
 ORDER = ("cot", *STRATEGIES)
 
 
@@ -159,7 +152,7 @@ def cot_answer(text: str) -> str | None:
 # -- running ----------------------------------------------------------------------------------
 
 
-def run_item(item: Item, backend: LLMBackend, target: PythonTarget) -> list[Row]:
+def run_item(item: Item, backend: LLMBackend, target: PythonTarget, *, verdict_cache: Cache | None = None) -> list[Row]:
     """Every strategy on one item (raises CassetteMiss when replaying an item not recorded)."""
     started = time.perf_counter()
     [cot] = backend.generate([cot_request(item.problem)], settings=SamplingSettings(temperature=0.0, max_tokens=512))
@@ -169,12 +162,7 @@ def run_item(item: Item, backend: LLMBackend, target: PythonTarget) -> list[Row]
     model_s = time.perf_counter() - started
     rows = [Row(item.problem.id or "", item.dataset, "cot", item.label, answer, 1, tokens, model_s,
                 0.0, 0.0, 0.0, {}, [answer])]  # fmt: skip
-    # vote-5+repair first: it draws every sample and repair the others reuse.
-    for name in ("vote-5+repair", "greedy", "vote-5", "adaptive", "adaptive+repair"):
-        result = refine(item.problem, target, backend, strategy=STRATEGIES[name], settings=SETTINGS)
-        if result.exception is not None:
-            raise result.exception
-        rows.append(loop_row(item.problem.id or "", item.dataset, item.label, name, result))
+    rows.extend(strategy_rows(item, backend, target, SETTINGS, verdict_cache=verdict_cache))
     return rows
 
 

@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import loop_report
-from benchmarks.loop_report import Row, loop_row
-from neurosym.loop.refine import Strategy, refine
+from benchmarks.loop_report import STRATEGIES, Row, strategy_rows
+from neurosym.loop.cache import Cache
 from neurosym.settings import SamplingSettings
 from neurosym.targets.fol import FolTarget
 from neurosym.translators.base import GenerationRequest, LLMBackend, Message
@@ -59,13 +59,6 @@ PER_DATASET = 40
 SETTINGS = SamplingSettings(max_tokens=1024)
 """Long enough for a 20-sentence ProofWriter theory written out sentence by sentence."""
 
-STRATEGIES: dict[str, Strategy] = {
-    "greedy": Strategy.greedy(),
-    "vote-5": Strategy.vote(5),
-    "vote-5+repair": Strategy.vote(5, repair_rounds=1),
-    "adaptive": Strategy(samples=5, round_size=2, confidence=0.8),
-    "adaptive+repair": Strategy(samples=5, round_size=2, confidence=0.8, repair_rounds=1),
-}
 ORDER = ("cot", *STRATEGIES)
 DATASETS = ("FOLIO", "ProofWriter")
 
@@ -165,7 +158,7 @@ def cot_answer(text: str) -> str | None:
 # -- running ----------------------------------------------------------------------------------
 
 
-def run_item(item: Item, backend: LLMBackend, target: FolTarget) -> list[Row]:
+def run_item(item: Item, backend: LLMBackend, target: FolTarget, *, verdict_cache: Cache | None = None) -> list[Row]:
     """Every strategy on one item (raises CassetteMiss when replaying an item not recorded)."""
     rows = []
     started = time.perf_counter()
@@ -178,12 +171,7 @@ def run_item(item: Item, backend: LLMBackend, target: FolTarget) -> list[Row]:
         Row(item.problem.id or "", item.dataset, "cot", item.label, answer, 1,
             usage.prompt_tokens + usage.completion_tokens, model_s, 0.0, 0.0, 0.0, {}, [answer])
     )  # fmt: skip
-    # vote-5+repair first: it draws every sample and repair the others reuse.
-    for name in ("vote-5+repair", "greedy", "vote-5", "adaptive", "adaptive+repair"):
-        result = refine(item.problem, target, backend, strategy=STRATEGIES[name], settings=SETTINGS)
-        if result.exception is not None:
-            raise result.exception
-        rows.append(loop_row(item.problem.id or "", item.dataset, item.label, name, result))
+    rows.extend(strategy_rows(item, backend, target, SETTINGS, verdict_cache=verdict_cache))
     return rows
 
 

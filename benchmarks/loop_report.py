@@ -12,17 +12,44 @@ import argparse
 import json
 import math
 import statistics
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neurosym.loop.cache import Cache
+from neurosym.loop.refine import Strategy, refine
 from neurosym.loop.result import LoopResult
+from neurosym.settings import SamplingSettings
 from neurosym.translators.backends.replay import CassetteMiss, RecordingBackend, ReplayBackend
 from neurosym.translators.base import LLMBackend
 
-__all__ = ["LoopBenchmark", "Row", "loop_row", "plot", "render", "run_benchmark", "summarise", "vote_at_k"]
+__all__ = [
+    "STRATEGIES",
+    "LoopBenchmark",
+    "Row",
+    "attempt_report",
+    "loop_row",
+    "plot",
+    "render",
+    "run_benchmark",
+    "strategy_rows",
+    "summarise",
+    "vote_at_k",
+]
+
+STRATEGIES: dict[str, Strategy] = {
+    "greedy": Strategy.greedy(),
+    "vote-5": Strategy.vote(5),
+    "vote-5+repair": Strategy.vote(5, repair_rounds=1),
+    "adaptive": Strategy(samples=5, round_size=2, confidence=0.8),
+    "adaptive+repair": Strategy(samples=5, round_size=2, confidence=0.8, repair_rounds=1),
+}
+"""The strategies every loop benchmark compares. Sample ``i`` is drawn with seed ``i``, so the
+strategies that sample share their samples (and their repairs) on the same item."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +71,12 @@ class Row:
     first_k: list[str | None]
     rel_tol: float = 0.0
     """Numeric answers within this relative tolerance of the label count as correct (0: exact text)."""
+    sample_statuses: dict[str, int] = field(default_factory=dict)
+    """How the fresh samples ended: verdict status (or ``unparsed``) -> count."""
+    repair_statuses: dict[str, int] = field(default_factory=dict)
+    """How the repairs ended, the same way."""
+    repairs_answered: int = 0
+    """Repairs whose verdict gave an answer."""
 
     def matches(self, answer: str | None) -> bool:
         """Whether ``answer`` is the label: the same text, or the same number within ``rel_tol``.
@@ -88,6 +121,7 @@ def loop_row(item_id: str, dataset: str, label: str, name: str, result: LoopResu
     """
     cost = result.cost
     fresh = [a for a in result.attempts if a.repair == 0]
+    repairs = [a for a in result.attempts if a.repair > 0]
     return Row(
         item_id,
         dataset,
@@ -103,7 +137,48 @@ def loop_row(item_id: str, dataset: str, label: str, name: str, result: LoopResu
         {str(k): v for k, v in result.votes.items()},
         [None if a.answer is None else str(a.answer) for a in fresh],
         rel_tol,
+        dict(Counter(a.status for a in fresh)),
+        dict(Counter(a.status for a in repairs)),
+        sum(a.answer is not None for a in repairs),
     )
+
+
+def strategy_rows(
+    item: Any,
+    backend: LLMBackend,
+    target: Any,
+    settings: SamplingSettings,
+    *,
+    rel_tol: float = 0.0,
+    verdict_cache: Cache | None = None,
+) -> list[Row]:
+    r"""Each of :data:`STRATEGIES` on one item (with ``problem``, ``dataset``, ``label``), one row each.
+
+    Raises what the loop raised on the way (a ``CassetteMiss`` when replaying an item not recorded).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from neurosym.targets.fol import FolTarget
+        >>> from neurosym.translators.backends.scripted import ScriptedBackend
+        >>> from neurosym.types import Problem
+        >>> problem = Problem(premises=("Rex is a dog.",), conclusion="Rex is a dog.", id="x")
+        >>> item = SimpleNamespace(problem=problem, dataset="d", label="True")
+        >>> output = "Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\nConclusion:\nRex is a dog.\nFOL: Dog(rex)"
+        >>> rows = strategy_rows(item, ScriptedBackend([output] * 20), FolTarget(constrained=False), SamplingSettings())
+        >>> [(r.strategy, r.answer, r.samples) for r in rows][:3]
+        [('vote-5+repair', 'True', 5), ('greedy', 'True', 1), ('vote-5', 'True', 5)]
+
+    """
+    rows = []
+    # vote-5+repair first: when recording, it draws every sample and repair the others reuse.
+    for name in ("vote-5+repair", *(name for name in STRATEGIES if name != "vote-5+repair")):
+        result = refine(
+            item.problem, target, backend, strategy=STRATEGIES[name], settings=settings, verdict_cache=verdict_cache
+        )
+        if result.exception is not None:
+            raise result.exception
+        rows.append(loop_row(item.problem.id or "", item.dataset, item.label, name, result, rel_tol))
+    return rows
 
 
 def summarise(rows: Sequence[Row], datasets: Sequence[str], order: Sequence[str]) -> list[dict[str, Any]]:
@@ -152,6 +227,44 @@ def vote_at_k(rows: Sequence[Row], k: int, strategy: str = "vote-5") -> float:
         tie = len(ranked) > 1 and ranked[0][1] == ranked[1][1]
         correct += bool(ranked) and not tie and row.matches(ranked[0][0])
     return correct / total if total else 0.0
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{status} {count}" for status, count in counter.most_common()) or "none"
+
+
+def attempt_report(rows: Sequence[Row], strategy: str = "vote-5+repair") -> str:
+    """How ``strategy``'s samples and repairs ended, and how often the label was among the samples' answers.
+
+    Example:
+        >>> row = Row("x", "d", "vote-5+repair", "1", "1", 6, 0, 0, 0, 0, 0, {"1": 3}, ["1", None, "1", "2", None],
+        ...           sample_statuses={"proved": 3, "unparsed": 2}, repair_statuses={"unparsed": 1})
+        >>> print(attempt_report([row]))
+        Attempts of vote-5+repair, over 1 items:
+        - fresh samples: 5 (proved 3, unparsed 2), 3 with an answer
+        - repairs: 1 (unparsed 1), 0 with an answer
+        - the label is among the fresh samples' answers on 1 of 1 items (1 counting repairs)
+
+    """
+    chosen = [r for r in rows if r.strategy == strategy]
+    samples: Counter[str] = Counter()
+    repairs: Counter[str] = Counter()
+    for row in chosen:
+        samples.update(row.sample_statuses)
+        repairs.update(row.repair_statuses)
+    answered = sum(a is not None for r in chosen for a in r.first_k)
+    among = sum(any(r.matches(a) for a in r.first_k) for r in chosen)
+    among_any = sum(any(r.matches(a) for a in (*r.first_k, *r.votes)) for r in chosen)
+    return "\n".join(
+        [
+            f"Attempts of {strategy}, over {len(chosen)} items:",
+            f"- fresh samples: {samples.total()} ({_counts(samples)}), {answered} with an answer",
+            f"- repairs: {repairs.total()} ({_counts(repairs)}), "
+            f"{sum(r.repairs_answered for r in chosen)} with an answer",
+            f"- the label is among the fresh samples' answers on {among} of {len(chosen)} items "
+            f"({among_any} counting repairs)",
+        ]
+    )
 
 
 def loop_times_ms(rows: Sequence[Row]) -> tuple[float, float]:
@@ -219,7 +332,7 @@ class LoopBenchmark:
         name: the stem of the result files (``NAME.jsonl``, ``.md``, ``.png``).
         description: the command line's one-line description.
         items: the benchmark's items, in order (each with ``problem``, ``label``, ``dataset``).
-        run_item: every strategy on one item, ``(item, backend, target) -> rows``.
+        run_item: every strategy on one item, ``(item, backend, target, verdict_cache=cache) -> rows``.
         target: the loop target.
         datasets, order: the table's datasets and strategies.
         title: the plot's title.
@@ -231,7 +344,7 @@ class LoopBenchmark:
     name: str
     description: str
     items: Callable[[], Sequence[Any]]
-    run_item: Callable[[Any, LLMBackend, Any], list[Row]]
+    run_item: Callable[..., list[Row]]
     target: Any
     datasets: Sequence[str]
     order: Sequence[str]
@@ -263,20 +376,28 @@ def run_benchmark(bench: LoopBenchmark, argv: Sequence[str] | None, log: Callabl
     rows: list[Row] = []
     missing = 0
     started = time.perf_counter()
-    for number, item in enumerate(items, start=1):
-        try:
-            item_rows = bench.run_item(item, backend, bench.target)
-        except CassetteMiss:
-            missing += 1
-            continue
-        rows.extend(item_rows)
-        if args.record:
-            greedy = next(r for r in item_rows if r.strategy == "greedy")
-            log(f"[{number}/{len(items)}] {item.problem.id}: gold {item.label}, greedy {greedy.answer}, "
-                f"{time.perf_counter() - started:.0f} s so far")  # fmt: skip
+    # One verdict per distinct formalization and run: the strategies share their samples, so
+    # without it Z3 would decide each sample up to four times over.
+    with (
+        tempfile.TemporaryDirectory(prefix="neurosym-bench-") as scratch,
+        Cache(Path(scratch) / "verdicts.sqlite") as cache,
+    ):
+        for number, item in enumerate(items, start=1):
+            try:
+                item_rows = bench.run_item(item, backend, bench.target, verdict_cache=cache)
+            except CassetteMiss:
+                missing += 1
+                continue
+            rows.extend(item_rows)
+            if args.record:
+                greedy = next(r for r in item_rows if r.strategy == "greedy")
+                log(f"[{number}/{len(items)}] {item.problem.id}: gold {item.label}, greedy {greedy.answer}, "
+                    f"{time.perf_counter() - started:.0f} s so far")  # fmt: skip
     table = summarise(rows, bench.datasets, bench.order)
     overhead_ms, target_ms = loop_times_ms(rows)
     text = render(table, len(items) - missing, len(items), overhead_ms, target_ms)
+    if rows:
+        text += "\n\n" + attempt_report(rows)
     if bench.extra_report is not None and rows:
         text += "\n\n" + bench.extra_report(rows)
     args.out.mkdir(parents=True, exist_ok=True)

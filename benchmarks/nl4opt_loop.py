@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import loop_report
-from benchmarks.loop_report import Row, loop_row
+from benchmarks.loop_report import STRATEGIES, Row, strategy_rows
 from benchmarks.opt_data import ALL_GOLD_SETS, GOLD_REL_TOL, consensus, gold_matches, load_nl4opt_test, nl4opt_golds
-from neurosym.loop.refine import Strategy, refine
+from neurosym.loop.cache import Cache
 from neurosym.settings import SamplingSettings
 from neurosym.targets.milp import MilpTarget
 from neurosym.translators.base import LLMBackend
@@ -53,13 +53,6 @@ DATASETS = ("NL4Opt",)
 
 # NL4Opt models take under 150 tokens; 256 caps a sample that repeats itself (at 0.7 some do).
 SETTINGS = SamplingSettings(max_tokens=256)
-STRATEGIES: dict[str, Strategy] = {
-    "greedy": Strategy.greedy(),
-    "vote-5": Strategy.vote(5),
-    "vote-5+repair": Strategy.vote(5, repair_rounds=1),
-    "adaptive": Strategy(samples=5, round_size=2, confidence=0.8),
-    "adaptive+repair": Strategy(samples=5, round_size=2, confidence=0.8, repair_rounds=1),
-}
 ORDER = tuple(STRATEGIES)
 
 
@@ -99,16 +92,9 @@ def nl4opt_items(count: int = ITEMS) -> list[Item]:
     return out
 
 
-def run_item(item: Item, backend: LLMBackend, target: MilpTarget) -> list[Row]:
+def run_item(item: Item, backend: LLMBackend, target: MilpTarget, *, verdict_cache: Cache | None = None) -> list[Row]:
     """Every strategy on one item (raises CassetteMiss when replaying an item not recorded)."""
-    rows = []
-    # vote-5+repair first: it draws every sample and repair the others reuse.
-    for name in ("vote-5+repair", "greedy", "vote-5", "adaptive", "adaptive+repair"):
-        result = refine(item.problem, target, backend, strategy=STRATEGIES[name], settings=SETTINGS)
-        if result.exception is not None:
-            raise result.exception
-        rows.append(loop_row(item.problem.id or "", item.dataset, item.label, name, result, rel_tol=GOLD_REL_TOL))
-    return rows
+    return strategy_rows(item, backend, target, SETTINGS, rel_tol=GOLD_REL_TOL, verdict_cache=verdict_cache)
 
 
 def per_gold_set(rows: Sequence[Row], items: Sequence[Item]) -> list[dict[str, Any]]:
