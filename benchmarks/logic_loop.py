@@ -26,10 +26,15 @@ is left out and counted):
     python -m benchmarks.logic_loop
 Record (the real model; resumes, asking only for samples the cassette lacks):
     python -m benchmarks.logic_loop --record [--limit N]
+The same samples with signature clashes (``Dog(rex)`` and ``Dog(rex, tom)``) renamed apart
+instead of failing (``FolTarget(repair_signature_clashes=True)``, ``neurosym solve --repair``),
+written to ``logic_loop_renamed.*``:
+    python -m benchmarks.logic_loop --rename-clashes
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import re
@@ -182,19 +187,27 @@ def summarise(rows: Sequence[Row]) -> list[dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None, *, log: Callable[[str], None] = print) -> int:
     """Replay (default) or record the benchmark, write the results and print the table."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--rename-clashes", action="store_true", help="rename signature clashes apart (results: logic_loop_renamed.*)"
+    )
+    known, _ = options.parse_known_args(argv)
+    # The prompt does not depend on the option, so the same cassette serves both variants; a
+    # repair whose prompt quotes a verdict that renaming changed is a miss, and its item is left out.
+    rename = known.rename_clashes
     bench = loop_report.LoopBenchmark(
-        name="logic_loop",
+        name="logic_loop_renamed" if rename else "logic_loop",
         description=__doc__.split("\n", 1)[0],
         items=lambda: list(interleaved(folio_items(), proofwriter_items())),
         run_item=run_item,
-        target=FolTarget(constrained=True),
+        target=FolTarget(constrained=True, repair_signature_clashes=rename),
         datasets=DATASETS,
         order=ORDER,
-        title="neurosym loop, Qwen2.5-Coder 1.5B (llama.cpp), Z3",
+        title="neurosym loop, Qwen2.5-Coder 1.5B (llama.cpp), Z3" + (", clashes renamed" if rename else ""),
         cassette=CASSETTE,
         results=RESULTS,
     )
-    return loop_report.run_benchmark(bench, argv, log)
+    return loop_report.run_benchmark(bench, argv, log, parents=[options])
 
 
 if __name__ == "__main__":

@@ -354,9 +354,17 @@ class LoopBenchmark:
     extra_report: Callable[[Sequence[Row]], str] | None = None
 
 
-def run_benchmark(bench: LoopBenchmark, argv: Sequence[str] | None, log: Callable[[str], None]) -> int:
-    """Replay (default) or record ``bench``, write its results and print the table."""
-    parser = argparse.ArgumentParser(description=bench.description)
+def run_benchmark(
+    bench: LoopBenchmark,
+    argv: Sequence[str] | None,
+    log: Callable[[str], None],
+    parents: Sequence[argparse.ArgumentParser] = (),
+) -> int:
+    """Replay (default) or record ``bench``, write its results and print the table.
+
+    ``parents`` add a benchmark's own options to the command line (the caller reads them).
+    """
+    parser = argparse.ArgumentParser(description=bench.description, parents=list(parents))
     parser.add_argument("--record", action="store_true", help="run the embedded model for what is missing")
     parser.add_argument("--llm", default="embedded", help="backend to record with (default: embedded)")
     parser.add_argument("--cassette", type=Path, default=bench.cassette)

@@ -64,3 +64,19 @@ def test_the_table_replays_from_the_committed_cassette(tmp_path):
     assert len(rows) == 2 * len(logic_loop.ORDER)
     assert {r["dataset"] for r in rows} == {"FOLIO", "ProofWriter"}
     assert all(r["samples"] >= 1 and r["tokens"] > 0 for r in rows)
+
+
+def test_renaming_clashes_replays_the_same_samples_into_its_own_files(tmp_path):
+    lines = []
+    argv = ["--rename-clashes", "--limit", "2", "--out", str(tmp_path), "--no-plot"]
+    assert logic_loop.main(argv, log=lines.append) == 0
+    assert not (tmp_path / "logic_loop.md").exists()
+    rows = [json.loads(line) for line in (tmp_path / "logic_loop_renamed.jsonl").read_text().splitlines()]
+    assert logic_loop.main(["--limit", "2", "--out", str(tmp_path), "--no-plot"], log=lines.append) == 0
+    plain = [json.loads(line) for line in (tmp_path / "logic_loop.jsonl").read_text().splitlines()]
+
+    def invalid(rows):
+        return sum(r["sample_statuses"].get("invalid", 0) for r in rows if r["strategy"] == "vote-5+repair")
+
+    # Half of these ten samples clash (a name used with two arities); renamed apart, none is invalid.
+    assert invalid(plain) == 5 and invalid(rows) == 0
