@@ -77,6 +77,8 @@ class Row:
     """How the repairs ended, the same way."""
     repairs_answered: int = 0
     """Repairs whose verdict gave an answer."""
+    repairs_repeated: int = 0
+    """Repairs whose output is the failed output again, word for word."""
 
     def matches(self, answer: str | None) -> bool:
         """Whether ``answer`` is the label: the same text, or the same number within ``rel_tol``.
@@ -122,6 +124,7 @@ def loop_row(item_id: str, dataset: str, label: str, name: str, result: LoopResu
     cost = result.cost
     fresh = [a for a in result.attempts if a.repair == 0]
     repairs = [a for a in result.attempts if a.repair > 0]
+    outputs = {(a.sample, a.repair): a.output.strip() for a in result.attempts}
     return Row(
         item_id,
         dataset,
@@ -140,6 +143,7 @@ def loop_row(item_id: str, dataset: str, label: str, name: str, result: LoopResu
         dict(Counter(a.status for a in fresh)),
         dict(Counter(a.status for a in repairs)),
         sum(a.answer is not None for a in repairs),
+        sum(a.output.strip() == outputs.get((a.sample, a.repair - 1)) for a in repairs),
     )
 
 
@@ -242,7 +246,7 @@ def attempt_report(rows: Sequence[Row], strategy: str = "vote-5+repair") -> str:
         >>> print(attempt_report([row]))
         Attempts of vote-5+repair, over 1 items:
         - fresh samples: 5 (proved 3, unparsed 2), 3 with an answer
-        - repairs: 1 (unparsed 1), 0 with an answer
+        - repairs: 1 (unparsed 1), 0 with an answer, 0 the failed output again word for word
         - the label is among the fresh samples' answers on 1 of 1 items (1 counting repairs)
 
     """
@@ -260,7 +264,8 @@ def attempt_report(rows: Sequence[Row], strategy: str = "vote-5+repair") -> str:
             f"Attempts of {strategy}, over {len(chosen)} items:",
             f"- fresh samples: {samples.total()} ({_counts(samples)}), {answered} with an answer",
             f"- repairs: {repairs.total()} ({_counts(repairs)}), "
-            f"{sum(r.repairs_answered for r in chosen)} with an answer",
+            f"{sum(r.repairs_answered for r in chosen)} with an answer, "
+            f"{sum(r.repairs_repeated for r in chosen)} the failed output again word for word",
             f"- the label is among the fresh samples' answers on {among} of {len(chosen)} items "
             f"({among_any} counting repairs)",
         ]

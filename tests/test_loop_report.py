@@ -38,8 +38,15 @@ def test_rows_tally_how_samples_and_repairs_ended():
     assert row.repair_statuses == {"proved": 1} and row.repairs_answered == 1
     report = attempt_report(rows)
     assert "fresh samples: 5 (proved 4, invalid 1), 4 with an answer" in report
-    assert "repairs: 1 (proved 1), 1 with an answer" in report
+    assert "repairs: 1 (proved 1), 1 with an answer, 0 the failed output again" in report
     assert "the label is among the fresh samples' answers on 1 of 1 items (1 counting repairs)" in report
+
+
+def test_a_repair_that_writes_the_failed_output_again_is_counted():
+    rows = strategy_rows(_item(), ScriptedBackend(lambda request, index: CLASH), FolTarget(constrained=False), SamplingSettings())
+    row = next(r for r in rows if r.strategy == "vote-5+repair")
+    assert row.repair_statuses == {"invalid": 5} and row.repairs_repeated == 5
+    assert "5 the failed output again word for word" in attempt_report(rows)
 
 
 def test_the_label_counts_as_among_the_answers_only_when_a_sample_gave_it():
