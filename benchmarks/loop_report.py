@@ -33,6 +33,7 @@ __all__ = [
     "Row",
     "attempt_report",
     "loop_row",
+    "paired_report",
     "plot",
     "render",
     "run_benchmark",
@@ -272,6 +273,38 @@ def attempt_report(rows: Sequence[Row], strategy: str = "vote-5+repair") -> str:
     )
 
 
+PAIRS = (("vote-5", "greedy"), ("adaptive", "greedy"), ("adaptive", "cot"), ("vote-5+repair", "vote-5"))
+"""The strategies :func:`paired_report` compares item by item."""
+
+
+def paired_report(rows: Sequence[Row], pairs: Sequence[tuple[str, str]] = PAIRS) -> str:
+    """For each pair of strategies: on how many items only the first is right, and only the second.
+
+    The counts behind a sign test: the items where both are right or both wrong say nothing
+    about which is better.
+
+    Example:
+        >>> runs = [("a", "vote-5", "1"), ("a", "greedy", None), ("b", "vote-5", "1"), ("b", "greedy", "1")]
+        >>> rows = [Row(item, "d", name, "1", answer, 1, 0, 0, 0, 0, 0, {}, []) for item, name, answer in runs]
+        >>> print(paired_report(rows, [("vote-5", "greedy")]))
+        Item by item (only the first right / only the second right):
+        - vote-5 against greedy: 1 / 0
+
+    """
+    right: dict[str, dict[str, bool]] = {}
+    for row in rows:
+        right.setdefault(row.strategy, {})[row.item] = row.correct
+    lines = ["Item by item (only the first right / only the second right):"]
+    for first, second in pairs:
+        if first not in right or second not in right:
+            continue
+        items = right[first].keys() & right[second].keys()
+        only_first = sum(right[first][i] and not right[second][i] for i in items)
+        only_second = sum(right[second][i] and not right[first][i] for i in items)
+        lines.append(f"- {first} against {second}: {only_first} / {only_second}")
+    return "\n".join(lines)
+
+
 def loop_times_ms(rows: Sequence[Row]) -> tuple[float, float]:
     """Median loop overhead and median target time per problem and strategy, in ms (cot rows excluded)."""
     loop_rows = [r for r in rows if r.strategy != "cot"]
@@ -410,7 +443,7 @@ def run_benchmark(
     overhead_ms, target_ms = loop_times_ms(rows)
     text = render(table, len(items) - missing, len(items), overhead_ms, target_ms)
     if rows:
-        text += "\n\n" + attempt_report(rows)
+        text += "\n\n" + attempt_report(rows) + "\n\n" + paired_report(rows)
     if bench.extra_report is not None and rows:
         text += "\n\n" + bench.extra_report(rows)
     args.out.mkdir(parents=True, exist_ok=True)

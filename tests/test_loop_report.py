@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from benchmarks.loop_report import STRATEGIES, Row, attempt_report, strategy_rows
+from benchmarks.loop_report import STRATEGIES, Row, attempt_report, paired_report, strategy_rows
 from neurosym.loop.cache import Cache
 from neurosym.settings import SamplingSettings
 from neurosym.targets.fol import FolTarget
@@ -67,3 +67,13 @@ def test_a_verdict_cache_decides_each_distinct_translation_once(tmp_path):
     assert sum(r.samples for r in rows) > 10
     assert stored == 1
     assert all(r.answer == "True" for r in rows)
+
+
+def test_paired_report_counts_disagreements_and_skips_missing_strategies():
+    def row(item, strategy, answer):
+        return Row(item, "d", strategy, "1", answer, 1, 0, 0, 0, 0, 0, {}, [])
+
+    rows = [row("a", "vote-5", "1"), row("a", "greedy", "2"), row("b", "vote-5", None), row("b", "greedy", "1")]
+    rows += [row("c", "vote-5", "1"), row("c", "greedy", "1")]
+    report = paired_report(rows, [("vote-5", "greedy"), ("adaptive", "cot")])
+    assert report.splitlines()[1:] == ["- vote-5 against greedy: 1 / 1"]
