@@ -43,7 +43,9 @@ def test_rows_tally_how_samples_and_repairs_ended():
 
 
 def test_a_repair_that_writes_the_failed_output_again_is_counted():
-    rows = strategy_rows(_item(), ScriptedBackend(lambda request, index: CLASH), FolTarget(constrained=False), SamplingSettings())
+    rows = strategy_rows(
+        _item(), ScriptedBackend(lambda request, index: CLASH), FolTarget(constrained=False), SamplingSettings()
+    )
     row = next(r for r in rows if r.strategy == "vote-5+repair")
     assert row.repair_statuses == {"invalid": 5} and row.repairs_repeated == 5
     assert "5 the failed output again word for word" in attempt_report(rows)
