@@ -259,7 +259,7 @@ def attempt_report(rows: Sequence[Row], strategy: str = "vote-5+repair") -> str:
         repairs.update(row.repair_statuses)
     answered = sum(a is not None for r in chosen for a in r.first_k)
     among = sum(any(r.matches(a) for a in r.first_k) for r in chosen)
-    among_any = sum(any(r.matches(a) for a in (*r.first_k, *r.votes)) for r in chosen)
+    among_any = sum(any(r.matches(a) for a in r.votes) for r in chosen)  # votes: every answer, repairs too
     return "\n".join(
         [
             f"Attempts of {strategy}, over {len(chosen)} items:",

@@ -33,7 +33,6 @@ def test_rows_tally_how_samples_and_repairs_ended():
 
     rows = strategy_rows(_item(), ScriptedBackend(model), FolTarget(constrained=False), SamplingSettings())
     row = next(r for r in rows if r.strategy == "vote-5+repair")
-    assert sum(row.sample_statuses.values()) == 5
     assert row.sample_statuses == {"invalid": 1, "proved": 4}
     assert row.repair_statuses == {"proved": 1} and row.repairs_answered == 1
     report = attempt_report(rows)
