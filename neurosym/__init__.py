@@ -10,6 +10,7 @@ Example:
 
 """
 
+from neurosym._version import __version__
 from neurosym.checking import check_fol, combine_verdicts
 from neurosym.errors import (
     BackendConnectionError,
@@ -20,6 +21,7 @@ from neurosym.errors import (
     MissingDependencyError,
     NeurosymError,
     ParseError,
+    PoolBrokenError,
     RateLimitError,
     SolverCrashedError,
     SolverError,
@@ -46,8 +48,6 @@ from neurosym.types import (
     Verdict,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
     "Answer",
     "AnswerKind",
@@ -65,6 +65,7 @@ __all__ = [
     "NeurosymError",
     "NumberAnswer",
     "ParseError",
+    "PoolBrokenError",
     "Problem",
     "ProofAnswer",
     "RateLimitError",

@@ -1,36 +1,69 @@
 """The ``neurosym`` command line.
 
 Subcommands:
-    solve    answer a problem in English: an LLM translates it to FOL (provers decide) or to a
-             Python program (run in the sandbox)
+    solve    answer a problem in English: an LLM translates it to FOL (provers decide), to a
+             Python program (run in the sandbox) or to a MILP model (HiGHS and CBC solve it)
     check    decide a FOL problem (premises and a conclusion) from a file, stdin or JSON
     provers  list the provers and whether this machine can run them
     sandbox  try the escape suite against this machine's Python sandbox
 
-Exit codes of ``solve`` and ``check``: 0 when the question is decided (True, False or Uncertain, or
-a number a program computed),
-1 when it is not (inconsistent premises, unknown, timeout, provers disagree, an unreadable
-translation), 2 for invalid input, usage errors and failing backends.
+Exit codes (the same for every subcommand; ``--help`` lists them):
+
+===  ========================================================================================
+0    answered: the question is decided (True, False or Uncertain, a computed number, an optimum)
+1    no answer: inconsistent premises, unknown, a timeout, disagreeing provers, an abstention,
+     an unreadable translation
+2    bad input: a usage error, an unreadable file, an option out of range
+3    the model backend or a solver could not be reached or failed
+4    a missing optional dependency (the message names what to install)
+130  interrupted
+===  ========================================================================================
+
+With ``--json`` an error is printed on stdout as ``{"error": {"type", "message", "hint",
+"exit_code"}}`` too, so a script reads one JSON document whatever happened.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import math
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from neurosym.checking import MAX_PROBLEM_CHARS, check_fol
-from neurosym.errors import InputError, NeurosymError
+from neurosym.deadlines import check_seconds
+from neurosym.errors import (
+    BackendError,
+    ConfigurationError,
+    InputError,
+    MissingDependencyError,
+    NeurosymError,
+    SolverCrashedError,
+    SolverUnavailableError,
+)
 from neurosym.provers import list_provers
 from neurosym.types import DECIDED, Verdict
 
-__all__ = ["main"]
+__all__ = ["EXIT_CODES", "exit_code_for", "main"]
 
-EXIT_DECIDED, EXIT_UNDECIDED, EXIT_INVALID = 0, 1, 2
+EXIT_DECIDED, EXIT_UNDECIDED, EXIT_INVALID, EXIT_BACKEND, EXIT_MISSING = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+EXIT_CODES = {
+    EXIT_DECIDED: "answered",
+    EXIT_UNDECIDED: "no answer (undecided, abstained, unreadable translation)",
+    EXIT_INVALID: "bad input or usage",
+    EXIT_BACKEND: "the model backend or a solver could not be reached or failed",
+    EXIT_MISSING: "a missing optional dependency",
+    EXIT_INTERRUPTED: "interrupted",
+}
+"""Every exit code the command uses, with its meaning (shown by ``--help``)."""
+_EPILOG = "exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
 _CONCLUSION_MARKERS = ("⊢", "|-", "conclusion:")
 
 
@@ -93,6 +126,8 @@ def _read_json(text: str, conclusion: str | None) -> FolInput:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError(f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    except RecursionError:
+        raise InputError("the JSON input is nested too deeply to be a problem") from None
     if not isinstance(data, dict):
         raise InputError("JSON input must be an object with 'premises' and 'conclusion'")
     premises = data.get("premises-FOL", data.get("premises"))
@@ -127,17 +162,35 @@ def _print_verdict(verdict: Verdict, problem: FolInput, out: TextIO) -> None:
         out.write("provers: " + ", ".join(f"{k} {v}" for k, v in provers.items()) + "\n")
 
 
-def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if args.file in (None, "-"):
-        text = sys.stdin.read()
-    else:
-        path = Path(args.file)
+def _read_input(name: str | None, limit: int) -> tuple[str, str]:
+    """The text of a file (or stdin for ``None`` and ``-``), read up to one character past ``limit``.
+
+    Reading stops there, so ``/dev/zero`` or a huge file costs no more than the limit, and the
+    size check that follows says the input is too large.
+    """
+    if name in (None, "-"):
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(f"no such file: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read {path}: {exc}") from None
+            return sys.stdin.read(limit + 1), "standard input"
+        except UnicodeDecodeError as exc:
+            raise InputError(f"cannot read standard input: it is not UTF-8 text ({exc.reason})") from None
+    path = Path(name)
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a problem file")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return fh.read(limit + 1), str(path)
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"cannot read {path}: it is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    text, where = _read_input(args.file, MAX_PROBLEM_CHARS)
+    if not text.strip():
+        raise InputError(f"the input is empty ({where})")
     problem = read_fol_input(text, conclusion=args.conclusion, fmt=args.format)
     provers = ["z3", "eprover"] if args.cross_check else [args.prover]
     verdict = check_fol(
@@ -157,29 +210,20 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from neurosym.loop.refine import Budget, Strategy
     from neurosym.settings import SamplingSettings
-    from neurosym.solving import solve
-    from neurosym.translators.backends import get_backend
+    from neurosym.solving import MAX_PROBLEM_TEXT, solve
+    from neurosym.translators.backends import default_llm_spec, get_backend
 
-    text = args.text if args.text not in (None, "-") else sys.stdin.read()
+    if args.text not in (None, "-"):
+        text = args.text
+    else:
+        text, _ = _read_input(None, MAX_PROBLEM_TEXT)
     if not text or not text.strip():
         raise InputError("the problem text is empty")
-    options: dict[str, Any] = {}
-    if args.base_url:
-        options["base_url"] = args.base_url
-    backend: Any = get_backend(args.llm, **options)
     if args.record:
-        from neurosym.translators.backends.replay import RecordingBackend
-
-        backend = RecordingBackend(backend, args.record)
-    cache = None
-    if args.cache:
-        from neurosym.loop.cache import Cache, CachedBackend
-
-        cache = Cache(args.cache)
-        backend = CachedBackend(backend, cache)
-    from neurosym.loop.refine import Budget, Strategy
-
+        _check_writable_file(args.record, "the cassette (--record)")
+    # Every option is checked before the model is loaded (which takes seconds).
     strategy = Strategy(
         samples=args.samples,
         repair_rounds=args.repair_rounds,
@@ -189,6 +233,23 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         temperature=0.0 if args.samples == 1 else args.temperature,
     )
     budget = Budget(samples=args.max_samples, tokens=args.max_total_tokens, wall_s=args.max_seconds)
+    options: dict[str, Any] = {}
+    if args.base_url:
+        options["base_url"] = args.base_url
+    cache = None
+    if args.cache:
+        from neurosym.loop.cache import Cache
+
+        cache = Cache(args.cache)
+    backend: Any = get_backend(args.llm or default_llm_spec(), **options)
+    if args.record:
+        from neurosym.translators.backends.replay import RecordingBackend
+
+        backend = RecordingBackend(backend, args.record)
+    if cache is not None:
+        from neurosym.loop.cache import CachedBackend
+
+        backend = CachedBackend(backend, cache)
     result = solve(
         text,
         target=args.target,
@@ -213,6 +274,22 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_DECIDED if result.verdict.decided else EXIT_UNDECIDED
 
 
+def _check_writable_file(name: str, what: str) -> None:
+    """Refuse, before any model call, a path that cannot be appended to (a directory, a read-only place)."""
+    path = Path(name)
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a directory, not a file")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise InputError(f"{what} {path} is not writable")
+        return
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{what} {path} cannot be created: {folder} is not a writable folder")
+
+
 def _cmd_provers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for info in list_provers():
         out.write(f"{info.name:10} {info.target:6} {'available' if info.available else 'not installed'}\n")
@@ -233,18 +310,69 @@ def _cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0 if contained == len(report) else 1
 
 
+def _integer(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        return check_seconds(float(text), "the time")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("the time must be", "must be")) from None
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a share in (0, 1], got {text}")
+    return value
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not 0 <= value <= 5:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 5, got {text}")
+    return value
+
+
+def _version() -> str:
+    from neurosym import __version__
+
+    return f"neurosym {__version__}"
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="neurosym", description="Neurosymbolic reasoning: LLMs translate, solvers decide."
+        prog="neurosym",
+        description="Neurosymbolic reasoning: LLMs translate, solvers decide.",
+        epilog=_EPILOG,
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     solve = sub.add_parser(
         "solve",
         help="answer a problem in English (LLM translation + provers)",
         description="Translate premises and a question into FOL with an LLM and decide them with provers, or "
         "(--target python) a word problem into a program that runs in the sandbox, or (--target milp) an "
-        "optimization problem into a MILP model solved by HiGHS and CBC and checked. "
-        "Exit 0: answered; 1: no answer; 2: invalid input or backend failure.",
+        "optimization problem into a MILP model solved by HiGHS and CBC and checked.",
+        epilog=_EPILOG,
     )
     solve.add_argument("text", nargs="?", help="the problem: premises, then a question; '-' or nothing reads stdin")
     solve.add_argument(
@@ -257,16 +385,15 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     solve.add_argument(
         "--llm",
-        default="embedded",
         help="backend: embedded (default model), embedded:small, embedded:PATH.gguf, openai[:MODEL], "
-        "vllm:MODEL, transformers:MODEL, replay:CASSETTE.jsonl",
+        "vllm:MODEL, transformers:MODEL, replay:CASSETTE.jsonl (default: $NEUROSYM_LLM, else embedded)",
     )
     solve.add_argument("--base-url", help="server URL for --llm openai (default: $OPENAI_BASE_URL)")
     solve.add_argument(
-        "--max-tokens", type=int, help="most tokens the model may write (default 512; 768 for --target milp)"
+        "--max-tokens", type=_integer(1), help="most tokens the model may write (default 512; 768 for --target milp)"
     )
     solve.add_argument("--no-constraint", action="store_true", help="switch off grammar-constrained decoding")
-    solve.add_argument("--timeout", type=float, default=10.0, help="seconds per prover (default 10)")
+    solve.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per prover (default 10)")
     solve.add_argument("--cross-check", action="store_true", help="run Z3 and E and report any disagreement")
     solve.add_argument("--repair", action="store_true", help="rename signature clashes apart instead of failing")
     solve.add_argument("--record", metavar="CASSETTE", help="append the model exchange to a JSONL cassette")
@@ -276,31 +403,34 @@ def _build_parser() -> argparse.ArgumentParser:
         help="SQLite cache of model samples and verdicts: a repeated run makes no model or prover calls",
     )
     loop = solve.add_argument_group("feedback loop")
-    loop.add_argument("--samples", type=int, default=1, help="translations to sample and vote over (default 1, greedy)")
-    loop.add_argument("--repair-rounds", type=int, default=0, help="repairs per failed translation (default 0)")
-    loop.add_argument("--round-size", type=int, help="adaptive: sample this many at a time, stop once settled")
-    loop.add_argument("--confidence", type=float, default=1.0, help="adaptive: stop at this vote share (default 1)")
-    loop.add_argument("--agreement", type=float, default=0.5, help="abstain below this vote share (default 0.5)")
-    loop.add_argument("--temperature", type=float, default=0.7, help="sampling temperature when --samples > 1")
-    loop.add_argument("--max-samples", type=int, help="budget: most model samples, repairs included")
-    loop.add_argument("--max-total-tokens", type=int, help="budget: most prompt + completion tokens")
-    loop.add_argument("--max-seconds", type=float, help="budget: most wall time")
+    loop.add_argument(
+        "--samples", type=_integer(1), default=1, help="translations to sample and vote over (default 1, greedy)"
+    )
+    loop.add_argument("--repair-rounds", type=_integer(0), default=0, help="repairs per failed translation (default 0)")
+    loop.add_argument("--round-size", type=_integer(1), help="adaptive: sample this many at a time, stop once settled")
+    loop.add_argument("--confidence", type=_share, default=1.0, help="adaptive: stop at this vote share (default 1)")
+    loop.add_argument("--agreement", type=_share, default=0.5, help="abstain below this vote share (default 0.5)")
+    loop.add_argument("--temperature", type=_temperature, default=0.7, help="sampling temperature when --samples > 1")
+    loop.add_argument("--max-samples", type=_integer(1), help="budget: most model samples, repairs included")
+    loop.add_argument("--max-total-tokens", type=_integer(1), help="budget: most prompt + completion tokens")
+    loop.add_argument("--max-seconds", type=_seconds, help="budget: most wall time")
     loop.add_argument("--trace", action="store_true", help="print every attempt after the answer")
-    solve.add_argument("--json", action="store_true", help="print the result as JSON")
+    solve.add_argument("--json", action="store_true", help="print the result (or the error) as JSON")
     solve.set_defaults(handler=_cmd_solve)
     check = sub.add_parser(
         "check",
         help="decide a FOL problem",
-        description="Decide whether FOL premises entail a conclusion. Exit 0: decided; 1: undecided; 2: invalid.",
+        description="Decide whether FOL premises entail a conclusion.",
+        epilog=_EPILOG,
     )
     check.add_argument("file", nargs="?", help="problem file (text or JSON); '-' or nothing reads stdin")
     check.add_argument("--conclusion", "-c", help="the conclusion, if the input holds only premises")
     check.add_argument("--format", choices=("auto", "text", "json"), default="auto")
-    check.add_argument("--timeout", type=float, default=10.0, help="seconds per prover (default 10)")
+    check.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per prover (default 10)")
     check.add_argument("--prover", default="z3", help="prover to use (default z3; see 'neurosym provers')")
     check.add_argument("--cross-check", action="store_true", help="run Z3 and E and report any disagreement")
     check.add_argument("--repair", action="store_true", help="rename signature clashes apart instead of failing")
-    check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.add_argument("--json", action="store_true", help="print the verdict (or the error) as JSON")
     check.set_defaults(handler=_cmd_check)
     provers = sub.add_parser("provers", help="list provers and whether they are installed")
     provers.set_defaults(handler=_cmd_provers)
@@ -308,14 +438,49 @@ def _build_parser() -> argparse.ArgumentParser:
         "sandbox",
         help="try the escape suite against the Python sandbox",
         description="Run hostile programs (network, files, processes, memory, signals...) in the sandbox "
-        "and report which were contained. Exit 0: all contained.",
+        "and report which were contained. Exit 0: all contained; 1: one escaped.",
+        epilog=_EPILOG,
     )
     sandbox.set_defaults(handler=_cmd_sandbox)
     return parser
 
 
+def exit_code_for(exc: BaseException) -> int:
+    """The documented exit code for an error (see the module docstring).
+
+    Example:
+        >>> from neurosym.errors import BackendConnectionError, MissingDependencyError
+        >>> exit_code_for(BackendConnectionError("refused")), exit_code_for(MissingDependencyError("no z3"))
+        (3, 4)
+        >>> exit_code_for(InputError("empty"))
+        2
+
+    """
+    from neurosym.sandbox import SandboxUnavailable
+
+    if isinstance(exc, (MissingDependencyError, SolverUnavailableError, SandboxUnavailable)):
+        return EXIT_MISSING
+    if isinstance(exc, (BackendError, SolverCrashedError)):
+        return EXIT_BACKEND
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return EXIT_INVALID
+
+
+def _report_error(exc: BaseException, code: int, *, as_json: bool, out: TextIO, err: TextIO) -> None:
+    name = type(exc).__name__
+    hint = getattr(exc, "hint", None)
+    message = str(exc) or name
+    if as_json:
+        payload = {"error": {"type": name, "message": message, "hint": hint, "exit_code": code}}
+        out.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    err.write(f"{name}: {message}\n")
+    if hint:
+        err.write(f"hint: {hint}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code.
+    """Run the command line; return the exit code (see :data:`EXIT_CODES`).
 
     Example:
         >>> main(["provers"])  # doctest: +ELLIPSIS
@@ -327,21 +492,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed the usage message
+    except SystemExit as exc:  # argparse already printed the usage message (or --help, --version)
         return EXIT_INVALID if exc.code else 0
     out, err = sys.stdout, sys.stderr
+    as_json = bool(getattr(args, "json", False))
     try:
         handler: Any = args.handler
         code: int = handler(args, out, err)
         return code
     except NeurosymError as exc:
-        err.write(f"{type(exc).__name__}: {exc}\n")
-        if exc.hint:
-            err.write(f"hint: {exc.hint}\n")
-        return EXIT_INVALID
-    except KeyboardInterrupt:
+        code = exit_code_for(exc)
+        _report_error(exc, code, as_json=as_json, out=out, err=err)
+        return code
+    except KeyboardInterrupt as exc:
+        if as_json:
+            _report_error(exc, EXIT_INTERRUPTED, as_json=True, out=out, err=io.StringIO())
         err.write("interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
+    except RecursionError as exc:  # input nested too deeply for a parser that recurses
+        wrapped = InputError(f"the input is nested too deeply to be read ({exc})")
+        _report_error(wrapped, EXIT_INVALID, as_json=as_json, out=out, err=err)
+        return EXIT_INVALID
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ caller and for broken infrastructure::
     ├── SolverError               a prover could not run; .solver
     │   ├── SolverUnavailableError   the prover is not installed on this machine
     │   └── SolverCrashedError       the prover process died
+    │       └── PoolBrokenError      the prover pool cannot start workers: the whole run stops
     └── VerificationFailed        only from ``LoopResult.raise_for_status()``
 
 Every error pickles (keyword-only context travels through ``__reduce__``) because benchmark
@@ -35,6 +36,7 @@ __all__ = [
     "MissingDependencyError",
     "NeurosymError",
     "ParseError",
+    "PoolBrokenError",
     "RateLimitError",
     "SolverCrashedError",
     "SolverError",
@@ -149,6 +151,14 @@ class SolverUnavailableError(SolverError):
 
 class SolverCrashedError(SolverError):
     """The prover process died or produced output we cannot read."""
+
+
+class PoolBrokenError(SolverCrashedError):
+    """The prover pool cannot run any call because its worker processes cannot start.
+
+    Unlike a prover that crashes on one problem (an ``unknown`` verdict), this fails every
+    problem the same way, so :func:`neurosym.run_many` raises it instead of returning results.
+    """
 
 
 class VerificationFailed(NeurosymError):

@@ -261,8 +261,8 @@ def solve(
             which runs in :mod:`neurosym.sandbox`) or ``"milp"`` (optimization problems: the model
             writes a MILP model, solved by HiGHS and CBC and checked).
         llm: a backend, a backend spec such as ``"embedded"`` or ``"openai:MODEL"`` (see
-            :func:`neurosym.translators.backends.get_backend`), or ``None`` for the embedded
-            default model.
+            :func:`neurosym.translators.backends.get_backend`), or ``None`` for the spec in
+            ``$NEUROSYM_LLM``, else the embedded default model.
         settings: sampling settings layered over the target's defaults (greedy, 512 tokens).
         constrained: grammar-constrained decoding; by default on where the backend supports it.
         timeout: seconds for each prover call (python: each program run, wall and CPU time;
@@ -385,10 +385,10 @@ def _translation_of(attempt: Attempt | None) -> FolTranslation | None:
 
 
 def _backend(llm: LLMBackend | str | None) -> LLMBackend:
-    from neurosym.translators.backends import get_backend
+    from neurosym.translators.backends import default_llm_spec, get_backend
 
     if llm is None:
-        return get_backend("embedded")
+        return get_backend(default_llm_spec())
     if isinstance(llm, str):
         return get_backend(llm)
     if not hasattr(llm, "generate"):

@@ -95,7 +95,8 @@ def test_stdin(monkeypatch, capsys):
         ("P(a)\n⊢   \n", "the conclusion is empty"),
         ('{"premises": "P(a)", "conclusion": "P(a)"}', "must be a list of strings"),
         ('{"premises": ["P(a)"], "conclusion": ', "invalid JSON at line 1"),
-        ("", "no conclusion"),
+        ("", "the input is empty"),
+        ("  \n\n", "the input is empty"),
     ],
 )
 def test_bad_input_gets_a_message_and_exit_2(tmp_path, capsys, text, message):
@@ -228,7 +229,7 @@ def test_solve_against_a_dead_server(allow_live_requests, capsys):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     argv = ["solve", SOLVE_TEXT, "--llm", "openai:some-model", "--base-url", f"http://127.0.0.1:{port}/v1"]
-    assert main(argv) == 2
+    assert main(argv) == 3  # an unreachable backend
     err = capsys.readouterr().err
     assert err.startswith("BackendConnectionError: ")
     assert f"127.0.0.1:{port}" in err and "Traceback" not in err
@@ -337,7 +338,7 @@ def test_solve_python_target_without_a_sandbox_says_what_to_install(tmp_path, mo
 
     cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)  # any cassette: the model is never asked
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
-    assert main(["solve", "--target", "python", WORD_PROBLEM, "--llm", f"replay:{cassette}"]) == 2
+    assert main(["solve", "--target", "python", WORD_PROBLEM, "--llm", f"replay:{cassette}"]) == 4  # missing dependency
     err = capsys.readouterr().err
     assert err.startswith("SandboxUnavailable: bwrap is not installed") and "apt-get install bubblewrap" in err
 

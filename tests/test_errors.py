@@ -29,7 +29,7 @@ def test_all_lists_every_error_class():
         if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == errors.__name__
     }
     assert set(errors.__all__) == defined
-    assert len(ALL_ERRORS) == 13
+    assert len(ALL_ERRORS) == 14
 
 
 @pytest.mark.parametrize("cls", ALL_ERRORS, ids=lambda cls: cls.__name__)

@@ -24,6 +24,7 @@ PUBLIC = {
     "NeurosymError",
     "NumberAnswer",
     "ParseError",
+    "PoolBrokenError",
     "Problem",
     "ProofAnswer",
     "RateLimitError",

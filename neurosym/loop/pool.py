@@ -39,9 +39,12 @@ raises the same exception (with the worker's traceback added as a note). These a
 :class:`~neurosym.errors.SolverUnavailableError` raised by ``fn``; a ``fn`` that returns
 something other than a ``Verdict``; and a task that the worker cannot unpickle.
 :meth:`ProverPool.submit` raises ``ConfigurationError`` right away when ``fn`` or its arguments
-do not pickle. The pool raises :class:`~neurosym.errors.SolverCrashedError` only when it cannot
-start workers: three starts in a row fail. The pending futures then fail with it, and so does
-every later ``submit``.
+do not pickle. The pool raises :class:`~neurosym.errors.PoolBrokenError` (a ``SolverCrashedError``) only when
+it cannot start workers: three starts in a row fail. The pending futures then fail with it, and
+so does every later ``submit``; :func:`neurosym.run_many` raises it rather than returning results.
+From a script, the usual cause is starting the pool at top level without
+``if __name__ == "__main__":``: every worker imports the main module, which tries to start
+workers again; the error says so.
 
 POSIX only. Descendants that left the worker's process group are found through ``/proc``, so
 outside Linux only the group is killed.
@@ -77,7 +80,7 @@ from typing import Any
 from neurosym.errors import (
     ConfigurationError,
     MissingDependencyError,
-    SolverCrashedError,
+    PoolBrokenError,
     SolverUnavailableError,
 )
 from neurosym.types import Verdict
@@ -249,6 +252,17 @@ def _kill_tree(pid: int) -> None:
 # --------------------------------------------------------------------------------------------- parent side
 
 
+def _main_module_hint() -> str:
+    """Why workers may fail to start from a script: they import its main module, which starts them again."""
+    main = sys.modules.get("__main__")
+    if getattr(main, "__file__", None) is None:
+        return ""
+    return (
+        f". Worker processes import the main module ({main.__file__}); if it starts the pool (run_many, "
+        'ProverPool) at top level, put that code under `if __name__ == "__main__":`'
+    )
+
+
 def _name_of(fn: Callable[..., Any]) -> str:
     inner = getattr(fn, "func", fn)  # functools.partial
     return str(getattr(inner, "__name__", None) or type(inner).__name__)
@@ -383,8 +397,8 @@ class ProverPool:
             os.close(self._wake_r)
             os.close(self._wake_w)
             if isinstance(exc, Exception):
-                raise SolverCrashedError(
-                    f"could not start a prover worker: {type(exc).__name__}: {exc}", solver="pool"
+                raise PoolBrokenError(
+                    f"could not start a prover worker: {type(exc).__name__}: {exc}{_main_module_hint()}", solver="pool"
                 ) from exc
             raise
         self._thread = threading.Thread(target=self._dispatch, name="neurosym-prover-pool", daemon=True)
@@ -403,7 +417,7 @@ class ProverPool:
         Raises:
             ConfigurationError: the pool is closed, ``timeout_s`` is not positive, or ``fn`` or
                 its arguments cannot be pickled.
-            SolverCrashedError: the pool could not start workers.
+            PoolBrokenError: the pool could not start workers.
 
         """
         if not (timeout_s > 0 and math.isfinite(timeout_s)):
@@ -418,7 +432,7 @@ class ProverPool:
         task = _Task(Future(), payload, _name_of(fn), float(timeout_s))
         with self._lock:
             if self._broken is not None:
-                raise SolverCrashedError(f"the prover pool is broken: {self._broken}", solver="pool") from self._broken
+                raise PoolBrokenError(f"the prover pool is broken: {self._broken}", solver="pool") from self._broken
             if self._closing:
                 raise ConfigurationError("the prover pool is closed")
             self._pending.append(task)
@@ -556,8 +570,9 @@ class ProverPool:
             self._start_failures += 1
             logger.warning("a prover worker failed to start (%d in a row): %s", self._start_failures, reason)
             if self._start_failures >= _MAX_START_FAILURES:
-                raise SolverCrashedError(
-                    f"could not start a prover worker ({self._start_failures} attempts in a row): {reason}",
+                raise PoolBrokenError(
+                    f"could not start a prover worker ({self._start_failures} attempts in a row): {reason}"
+                    + _main_module_hint(),
                     solver="pool",
                 )
             with self._lock:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from neurosym.errors import ConfigurationError, NeurosymError, ParseError
+from neurosym.errors import ConfigurationError, NeurosymError, ParseError, PoolBrokenError
 from neurosym.loop.cache import Cache, CachedChecker
 from neurosym.loop.result import Attempt, Cost, LoopResult
 from neurosym.settings import SamplingSettings, merge
@@ -265,7 +265,9 @@ def refine(
             new ones (:class:`~neurosym.loop.cache.CachedChecker`).
 
     A backend that fails (an infrastructure error) ends the problem: the result records the
-    error and keeps every attempt finished before it.
+    error and keeps every attempt finished before it. Usage mistakes
+    (:class:`~neurosym.errors.ConfigurationError`) and a prover pool that cannot start workers
+    (:class:`~neurosym.errors.PoolBrokenError`) raise, since every problem would fail alike.
 
     """
     strategy = strategy or Strategy.greedy()
@@ -323,7 +325,7 @@ def refine(
             if reason := run.budget.exceeded(run.cost()):
                 stop_reason = reason if len(run.attempts) < strategy.samples else "exhausted"
     except NeurosymError as err:
-        if isinstance(err, ConfigurationError):
+        if isinstance(err, (ConfigurationError, PoolBrokenError)):  # every problem would fail the same way
             raise
         stop_reason, error, exception = "error", f"{type(err).__name__}: {err}", err
     return replace(_decide(problem, run, strategy, stop_reason, error), exception=exception)

@@ -27,14 +27,30 @@ Known: embedded, openai, replay, transformers, vllm
 from __future__ import annotations
 
 import difflib
+import os
 from typing import Any
 
 from neurosym.errors import ConfigurationError
 from neurosym.translators.base import LLMBackend
 
-__all__ = ["BACKEND_KINDS", "get_backend"]
+__all__ = ["BACKEND_KINDS", "DEFAULT_LLM_ENV", "default_llm_spec", "get_backend"]
 
 BACKEND_KINDS = ("embedded", "openai", "replay", "transformers", "vllm")
+DEFAULT_LLM_ENV = "NEUROSYM_LLM"
+"""The environment variable that names the backend used when none is given (``neurosym solve``, ``solve()``)."""
+
+
+def default_llm_spec() -> str:
+    """The backend spec used when none is given: ``$NEUROSYM_LLM``, else ``"embedded"``.
+
+    Example:
+        >>> import os
+        >>> os.environ.pop("NEUROSYM_LLM", None) and None
+        >>> default_llm_spec()
+        'embedded'
+
+    """
+    return os.environ.get(DEFAULT_LLM_ENV, "").strip() or "embedded"
 
 
 def get_backend(spec: str, **options: Any) -> LLMBackend:
