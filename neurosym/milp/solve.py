@@ -14,6 +14,11 @@ What else :func:`solve_model` finds:
 - integrality: where the LP relaxation and the integer optimum differ, and, for an all-continuous
   model with a fractional optimum, what the optimum would be in whole numbers.
 
+Time: one :class:`~neurosym.deadlines.Deadline` covers a whole :func:`solve_model` call. CBC
+runs its serial search (``-threads 1`` made CBC 2.10.3 stall for 10 s now and then, see
+:func:`_solver`) in a private folder, and is killed :data:`CBC_GRACE_S` after its time limit. A
+solve that a time limit ended is ``feasible`` or ``timeout``, never ``optimal``, and says so.
+
 Example:
     >>> from neurosym.milp.model import parse_model
     >>> result = solve_model(parse_model("integer x, y\nmaximize 3 x + 2 y\ncap: x + y <= 4.5"))
@@ -30,19 +35,23 @@ import functools
 import math
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from neurosym.deadlines import Deadline, check_seconds
 from neurosym.errors import SolverUnavailableError
 from neurosym.milp.check import SolutionCheck, check_solution
 from neurosym.milp.linearize import LinearizationError, LinearProgram, linearize
 from neurosym.milp.model import Model
 
 __all__ = [
+    "CBC_GRACE_S",
     "RUNAWAY_CAP",
     "SOLVERS",
     "MilpResult",
@@ -61,6 +70,12 @@ SUSPICIOUS_VALUE = 1e9
 """An "optimal" value this large is tested for unboundedness (CBC has called an unbounded LP optimal at 3e20)."""
 OBJ_REL_TOL = 1e-6
 """Two objectives within this relative tolerance (or 1e-6 absolute) are the same optimum."""
+CBC_GRACE_S = 0.5
+"""How long CBC may run past its own time limit before it is killed (it reads its clock between steps)."""
+MIN_SOLVE_S = 0.02
+"""A solve is not started with less time than this left: it could only report a timeout, late."""
+FEASIBILITY_S = 5.0
+"""The most one diagnostic solve (a feasibility check, a relaxation) may take."""
 
 RunStatus = Literal["optimal", "feasible", "infeasible", "unbounded", "timeout", "error"]
 
@@ -70,7 +85,8 @@ class SolverRun:
     """One solver's answer: its status, objective, values and wall time.
 
     ``status`` is ``optimal``, ``feasible`` (stopped early with a solution), ``infeasible``,
-    ``unbounded``, ``timeout`` or ``error``.
+    ``unbounded``, ``timeout`` or ``error``; ``message`` says what stopped a run that is not
+    optimal ("CBC stopped at its time limit with a feasible solution, optimality not proved").
     """
 
     solver: str
@@ -90,7 +106,8 @@ class SolverRun:
 class MilpResult:
     """What the two solvers and the check found about one model.
 
-    ``status`` is ``optimal`` (a checked optimum), ``infeasible``, ``unbounded``, ``timeout``,
+    ``status`` is ``optimal`` (a checked optimum), ``infeasible``, ``unbounded``, ``timeout`` (no
+    optimum proved in time, or the solvers disagree and no time was left to settle it),
     ``not_linear`` (a logic constraint could not be linearised; ``notes`` says why) or ``error``
     (no solver gave a solution that passes the check).
     """
@@ -104,6 +121,8 @@ class MilpResult:
     lp_relaxation: float | None = None
     integer_optimum: float | None = None
     seconds: float = 0.0
+    diagnosed: bool = True
+    """False when the deadline cut a diagnostic short (the feasibility solve, conflict search or capped solve)."""
 
     @property
     def objective(self) -> float | None:
@@ -207,17 +226,110 @@ def _silence_highs_banner() -> None:
         os.close(saved)
 
 
+@functools.cache
+def _cbc_solver_class() -> type:
+    """PuLP's ``COIN_CMD`` with a hard wall: the process is killed :data:`CBC_GRACE_S` after its time limit.
+
+    CBC reads its clock only between steps of its search, so its ``-sec`` alone does not bound a
+    solve. The files go to a private folder that is removed even when CBC is killed or fails.
+    ``status_line`` keeps CBC's own first line of the solution file ("Stopped on time - ...") and
+    ``log`` what it printed.
+    """
+    import pulp
+
+    class DeadlineCbc(pulp.COIN_CMD):  # type: ignore[misc, name-defined]
+        status_line = ""
+        log = ""
+        killed = False
+
+        def solve_CBC(self, lp: Any, use_mps: bool = True) -> int:  # PuLP's name for the method it calls
+            with tempfile.TemporaryDirectory(prefix="neurosym-cbc-") as folder:
+                mps, sol = os.path.join(folder, "model.mps"), os.path.join(folder, "model.sol")
+                variables, variable_names, constraint_names, _ = lp.writeMPS(mps, rename=1)
+                args = [self.path, mps, *(["-max"] if lp.sense == pulp.LpMaximize else [])]
+                args += ["-sec", repr(self.timeLimit)]
+                for option in self.options + self.getOptions():
+                    args += f"-{option}".split()
+                args += ["-solve" if self.mip else "-initialSolve", "-printingOptions", "all", "-solution", sol]
+                try:
+                    done = subprocess.run(
+                        args, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                        timeout=self.timeLimit + CBC_GRACE_S, check=False,
+                    )  # fmt: skip
+                except subprocess.TimeoutExpired as expired:
+                    self.killed = True
+                    output = expired.stdout or ""
+                    self.log = output.decode(errors="replace") if isinstance(output, bytes) else output
+                    lp.assignStatus(pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound)
+                    return pulp.LpStatusNotSolved
+                self.log = done.stdout + done.stderr
+                if done.returncode != 0 or not os.path.exists(sol):
+                    last = (self.log.strip().splitlines() or ["no output"])[-1]
+                    raise pulp.PulpSolverError(f"CBC exited with code {done.returncode}: {last}")
+                with open(sol, encoding="utf-8", errors="replace") as solution:
+                    self.status_line = solution.readline().strip()
+                status, values, reduced, shadow, slacks, sol_status = self.readsol_MPS(
+                    sol, lp, variables, variable_names, constraint_names
+                )
+            lp.assignVarsVals(values)
+            lp.assignVarsDj(reduced)
+            lp.assignConsPi(shadow)
+            lp.assignConsSlack(slacks, activity=True)
+            lp.assignStatus(status, sol_status)
+            return status
+
+    return DeadlineCbc
+
+
 def _solver(name: str, time_limit: float) -> Any:
     import pulp
 
     if name == "highs":
         _silence_highs_banner()
-        return pulp.HiGHS(msg=False, timeLimit=max(time_limit, 0.1), gapRel=1e-9, threads=1)
+        return pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=1e-9, threads=1)
     if name == "cbc":
-        return pulp.COIN_CMD(
-            path=cbc_path(), msg=False, timeLimit=max(1, math.ceil(time_limit)), gapRel=1e-9, threads=1
-        )
+        # No ``threads``: CBC's default, 0, is its serial search. With ``-threads 1`` CBC 2.10.3 starts
+        # a worker thread that can miss the wake-up its start-up handshake sends (the signal is sent
+        # without the worker's mutex held); it then sleeps out a 10 s timed wait (CbcThread::waitThread)
+        # and the solve ends "Stopped on time" with the optimum found in milliseconds.
+        return _cbc_solver_class()(path=cbc_path(), msg=False, timeLimit=time_limit, gapRel=1e-9, timeMode="elapsed")
     raise ValueError(f"unknown solver {name!r}; known: {', '.join(SOLVERS)}")
+
+
+_SOLVER_NAMES = {"highs": "HiGHS", "cbc": "CBC"}
+
+
+def _stopped_by(engine: Any, prob: Any) -> tuple[bool, str]:
+    """Whether the solver stopped at its time limit, and its own word for the outcome."""
+    if isinstance(engine, _cbc_solver_class()):
+        if engine.killed:
+            return True, "killed"
+        return engine.status_line.startswith("Stopped on time"), engine.status_line
+    highs = getattr(prob, "solverModel", None)
+    if highs is None or not hasattr(highs, "getModelStatus"):
+        return False, ""
+    import highspy
+
+    status = highs.getModelStatus()
+    return status == highspy.HighsModelStatus.kTimeLimit, highs.modelStatusToString(status)
+
+
+def _describe(solver: str, kind: RunStatus, timed_out: bool, detail: str, fallback: str) -> tuple[RunStatus, str]:
+    """The run's status and a message that says when a time limit, not a proof, ended it."""
+    name = _SOLVER_NAMES.get(solver, solver)
+    if kind == "feasible":
+        if timed_out:
+            return kind, f"{name} stopped at its time limit with a feasible solution, optimality not proved"
+        return kind, f"{name} stopped early with a feasible solution, optimality not proved ({detail})"
+    if kind == "timeout":
+        if detail == "killed":
+            return kind, f"{name} did not stop at its time limit and was killed {CBC_GRACE_S:g} s after it"
+        if timed_out:
+            return kind, f"{name} stopped at its time limit without a solution"
+        return "error", f"{name} stopped without a solution ({detail or fallback})"  # not the clock: a failure
+    if kind == "infeasible" and detail.lower().endswith("infeasible or unbounded"):
+        return kind, f"Infeasible ({name}: {detail.lower()})"
+    return kind, fallback
 
 
 def run_solver(
@@ -230,10 +342,11 @@ def run_solver(
     zero_objective: bool = False,
     cap: float | None = None,
 ) -> SolverRun:
-    r"""Solve ``lp`` with one solver (``highs`` or ``cbc``); never raises for solver trouble.
+    r"""Solve ``lp`` with ``highs`` or ``cbc`` within ``time_limit`` seconds; never raises for solver trouble.
 
     ``relax`` drops integrality, ``all_integer`` makes every variable integer, ``zero_objective``
-    asks only for a feasible point, ``cap`` bounds every variable by ``±cap``.
+    asks only for a feasible point, ``cap`` bounds every variable by ``±cap``. A run the time limit
+    ended is ``feasible`` (with a solution) or ``timeout``, never ``optimal``, and its message says so.
 
     Example:
         >>> from neurosym.milp.model import parse_model
@@ -244,17 +357,21 @@ def run_solver(
     """
     import pulp
 
+    time_limit = check_seconds(time_limit, "time_limit")
     started = time.perf_counter()
     prob, xs = _pulp_problem(lp, relax=relax, all_integer=all_integer, zero_objective=zero_objective, cap=cap)
     try:
-        prob.solve(_solver(solver, time_limit))
+        engine = _solver(solver, time_limit)
+        prob.solve(engine)
+        timed_out, detail = _stopped_by(engine, prob)
     except Exception as exc:  # PuLP raises PulpSolverError and others for a missing or crashed solver
         return SolverRun(solver, "error", seconds=time.perf_counter() - started, message=f"{type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - started
     status, solution = prob.status, prob.sol_status
-    if status == pulp.LpStatusOptimal and solution == pulp.LpSolutionOptimal:
+    # PuLP calls a time-limited stop with a solution "Optimal" (status 1): only the solution status tells.
+    if status == pulp.LpStatusOptimal and solution == pulp.LpSolutionOptimal and not timed_out:
         kind: RunStatus = "optimal"
-    elif solution == pulp.LpSolutionIntegerFeasible:
+    elif solution == pulp.LpSolutionIntegerFeasible or (timed_out and solution == pulp.LpSolutionOptimal):
         kind = "feasible"
     elif status == pulp.LpStatusInfeasible:
         kind = "infeasible"
@@ -264,33 +381,53 @@ def run_solver(
         kind = "timeout"
     else:
         kind = "error"
+    kind, message = _describe(solver, kind, timed_out, detail, pulp.LpStatus.get(status, str(status)))
     if kind not in ("optimal", "feasible"):
-        return SolverRun(solver, kind, seconds=seconds, message=pulp.LpStatus.get(status, str(status)))
+        return SolverRun(solver, kind, seconds=seconds, message=message)
     values = {name: (var.varValue if var.varValue is not None else math.nan) for name, var in xs.items()}
     objective = pulp.value(prob.objective) if not zero_objective else 0.0
     objective = float(objective if objective is not None else lp.objective.constant)
-    return SolverRun(solver, kind, objective, values, seconds, pulp.LpStatus.get(status, str(status)))
+    return SolverRun(solver, kind, objective, values, seconds, message)
 
 
-class _Clock:
-    def __init__(self, limit: float):
-        self.deadline = time.perf_counter() + limit
+def _run_before(
+    deadline: Deadline, lp: LinearProgram, solver: str, *, most: float | None = None, **options: Any
+) -> SolverRun:
+    """``run_solver`` with what is left of ``deadline`` (at most ``most`` s); a timeout run when nothing is left."""
+    seconds = deadline.left() if most is None else min(deadline.left(), most)
+    if seconds < MIN_SOLVE_S:
+        return SolverRun(solver, "timeout", message=f"{_SOLVER_NAMES.get(solver, solver)} not run: no time left")
+    return run_solver(lp, solver, time_limit=seconds, **options)
 
-    @property
-    def left(self) -> float:
-        return max(0.0, self.deadline - time.perf_counter())
 
-
-def _feasible(model: Model, clock: _Clock) -> bool | None:
+def _feasible(model: Model, deadline: Deadline) -> bool | None:
     """Whether ``model`` has any solution (``None``: could not tell in time)."""
     try:
         lp = linearize(model)
     except LinearizationError:
         return None
-    run = run_solver(lp, "highs", time_limit=min(clock.left, 5.0), zero_objective=True)
+    # One feasibility solve gets at most FEASIBILITY_S, so that the deletion filter has time for the others.
+    run = _run_before(deadline, lp, "highs", most=FEASIBILITY_S, zero_objective=True)
     if run.status in ("optimal", "feasible"):
         return True
     return False if run.status == "infeasible" else None
+
+
+def _conflict(model: Model, deadline: Deadline, *, known_infeasible: bool = False) -> tuple[tuple[str, ...], bool]:
+    """The deletion filter: (constraint names, whether it finished before the deadline)."""
+    if not known_infeasible and _feasible(model, deadline) is not False:
+        return (), True
+    keep = list(model.constraints)
+    i = 0
+    while i < len(keep):
+        if deadline.left() < MIN_SOLVE_S:
+            return tuple(c.name for c in keep), False
+        trial = keep[:i] + keep[i + 1 :]
+        if _feasible(replace(model, constraints=tuple(trial)), deadline) is False:
+            keep = trial
+        else:
+            i += 1
+    return tuple(c.name for c in keep), True
 
 
 def conflicting_constraints(model: Model, *, time_limit: float = 10.0) -> tuple[str, ...]:
@@ -298,7 +435,8 @@ def conflicting_constraints(model: Model, *, time_limit: float = 10.0) -> tuple[
 
     Each constraint is dropped in turn; if the rest stay infeasible it is left out for good.
     What remains is irreducible: dropping any one of them makes the model feasible. Empty when
-    the model is feasible, or the variable bounds alone conflict.
+    the model is feasible, or the variable bounds alone conflict. When ``time_limit`` runs out
+    first, the constraints not yet tried stay in (the set still conflicts, but may not be minimal).
 
     Example:
         >>> from neurosym.milp.model import parse_model
@@ -307,18 +445,21 @@ def conflicting_constraints(model: Model, *, time_limit: float = 10.0) -> tuple[
         ('a', 'c')
 
     """
-    clock = _Clock(time_limit)
-    if _feasible(model, clock) is not False:
-        return ()
-    keep = list(model.constraints)
-    i = 0
-    while i < len(keep) and clock.left > 0:
-        trial = keep[:i] + keep[i + 1 :]
-        if _feasible(replace(model, constraints=tuple(trial)), clock) is False:
-            keep = trial
-        else:
-            i += 1
-    return tuple(c.name for c in keep)
+    return _conflict(model, Deadline.after(check_seconds(time_limit, "time_limit")))[0]
+
+
+def _runaway(model: Model, deadline: Deadline) -> tuple[tuple[str, ...], bool]:
+    """The capped solve: (runaway variables, whether it finished before the deadline)."""
+    try:
+        lp = linearize(model)
+    except LinearizationError:
+        return (), True
+    run = _run_before(deadline, lp, "highs", cap=RUNAWAY_CAP)
+    if run.status not in ("optimal", "feasible"):
+        return (), run.status != "timeout"
+    names = [v.name for v in model.variables]
+    hit = tuple(n for n in names if abs(run.values.get(n, 0.0)) >= 0.5 * RUNAWAY_CAP)
+    return hit or tuple(n for n in names if abs(run.values.get(n, 0.0)) >= 1e4), True
 
 
 def runaway_variables(model: Model, *, time_limit: float = 10.0) -> tuple[str, ...]:
@@ -330,16 +471,7 @@ def runaway_variables(model: Model, *, time_limit: float = 10.0) -> tuple[str, .
         ('x',)
 
     """
-    try:
-        lp = linearize(model)
-    except LinearizationError:
-        return ()
-    run = run_solver(lp, "highs", time_limit=time_limit, cap=RUNAWAY_CAP)
-    if run.status not in ("optimal", "feasible"):
-        return ()
-    names = [v.name for v in model.variables]
-    hit = tuple(n for n in names if abs(run.values.get(n, 0.0)) >= 0.5 * RUNAWAY_CAP)
-    return hit or tuple(n for n in names if abs(run.values.get(n, 0.0)) >= 1e4)
+    return _runaway(model, Deadline.after(check_seconds(time_limit, "time_limit")))[0]
 
 
 def _better(sense: str, a: float, b: float) -> bool:
@@ -347,21 +479,33 @@ def _better(sense: str, a: float, b: float) -> bool:
 
 
 def solve_model(model: Model, *, time_limit: float = 10.0, solvers: Sequence[str] = SOLVERS) -> MilpResult:
-    """Solve with each solver, compare, check, and explain what went wrong when there is no optimum.
+    r"""Solve with each solver, compare, check, and explain what went wrong when there is no optimum.
 
-    ``time_limit`` covers the whole call; each solver gets an equal share of it, and the
-    diagnostics (conflict, runaway variables, relaxations) use what is left.
+    ``time_limit`` covers the whole call: one deadline is shared by the solvers (each gets an
+    equal share of what is left when it starts) and the diagnostics after them (feasibility,
+    conflict, runaway variables, relaxations), which are skipped or cut short when it has passed.
+    The call returns within ``time_limit`` plus :data:`CBC_GRACE_S` and some milliseconds.
+
+    Raises:
+        ConfigurationError: ``time_limit`` is not a finite number of seconds greater than 0.
+
+    Example:
+        >>> from neurosym.milp.model import parse_model
+        >>> result = solve_model(parse_model("integer x\nmaximize x\nx <= 2.5"), time_limit=5)
+        >>> result.status, result.objective, result.seconds < 5 + CBC_GRACE_S
+        ('optimal', 2.0, True)
+
     """
+    time_limit = check_seconds(time_limit, "time_limit")
     started = time.perf_counter()
-    clock = _Clock(time_limit)
+    deadline = Deadline.after(time_limit)
     try:
         lp = linearize(model)
     except LinearizationError as err:
         return MilpResult("not_linear", notes=(str(err),), seconds=time.perf_counter() - started)
     runs: list[SolverRun] = []
     for i, solver in enumerate(solvers):
-        share = clock.left / max(1, len(solvers) - i) if i < len(solvers) - 1 else clock.left
-        runs.append(run_solver(lp, solver, time_limit=max(share, 0.1)))
+        runs.append(_run_before(deadline, lp, solver, most=deadline.left() / (len(solvers) - i)))
     notes: list[str] = []
     checked: list[tuple[SolverRun, SolutionCheck]] = []
     for run in runs:
@@ -395,46 +539,58 @@ def solve_model(model: Model, *, time_limit: float = 10.0, solvers: Sequence[str
                     "the independent check"
                 )
             elif run.status in ("timeout", "feasible"):
-                notes.append(f"{run.solver} did not prove optimality in time ({run.status})")
+                notes.append(f"{run.solver} did not prove optimality in time: {run.message or run.status}")
         if "unbounded" in statuses or any(abs(x) >= SUSPICIOUS_VALUE for x in best.values.values()):
             # A feasible model whose LP relaxation is unbounded is unbounded itself (rational data).
-            relaxed = run_solver(lp, "highs", time_limit=max(clock.left, 0.5), relax=True)
+            relaxed = _run_before(deadline, lp, "highs", relax=True)
             if relaxed.status == "unbounded":
                 notes.append("the LP relaxation is unbounded and the model is feasible: the model is unbounded")
-                return finish("unbounded", runaway=runaway_variables(model, time_limit=max(clock.left, 0.5)))
-        extra: dict[str, Any] = {}
-        if clock.left > 0:
-            extra = _integrality(model, lp, best, clock)
-        return finish("optimal", best, **extra)
+                runaway, complete = _runaway(model, deadline)
+                return finish("unbounded", runaway=runaway, diagnosed=complete)
+        return finish("optimal", best, **_integrality(model, lp, best, deadline))
     if statuses and statuses <= {"infeasible", "unbounded"}:
         # Never trust the status string alone: HiGHS and CBC both call some unbounded integer
         # programs "Infeasible". A feasibility solve (objective 0) settles which it is.
-        feasible = _feasible(model, clock)
-        status = next(iter(statuses)) if feasible is None else ("unbounded" if feasible else "infeasible")
+        feasible = _feasible(model, deadline)
         said = ", ".join(f"{r.solver} said {r.status}" for r in runs)
+        if feasible is None:  # no time left (or HiGHS failed) for the solve that settles it
+            if len(statuses) > 1:
+                notes.append(f"solvers disagree ({said}) and the feasibility solve did not finish in time")
+                return finish("timeout", diagnosed=False)
+            status = next(iter(statuses))
+            notes.append(f"the feasibility solve did not finish in time: {status} on the solvers' word alone")
+            return finish(status, diagnosed=False)
+        status = "unbounded" if feasible else "infeasible"
         if any(r.status != status for r in runs):
             notes.append(f"solvers disagree with the feasibility solve: {said}; the model is {status}")
         if status == "infeasible":
-            return finish("infeasible", conflict=conflicting_constraints(model, time_limit=max(clock.left, 1.0)))
-        return finish("unbounded", runaway=runaway_variables(model, time_limit=max(clock.left, 1.0)))
+            conflict, complete = _conflict(model, deadline, known_infeasible=True)
+            if not complete:
+                notes.append(
+                    "the conflict search ran out of time: the constraints listed conflict, but not all are needed"
+                )
+            return finish("infeasible", conflict=conflict, diagnosed=complete)
+        runaway, complete = _runaway(model, deadline)
+        return finish("unbounded", runaway=runaway, diagnosed=complete)
     if statuses & {"timeout", "feasible"}:
         notes.append("no solver proved an optimum within the time limit")
+        notes.extend(f"{r.solver}: {r.message}" for r in runs if r.status in ("timeout", "feasible") and r.message)
         return finish("timeout")
     notes.extend(f"{r.solver}: {r.status} {r.message}".strip() for r in runs if r.status == "error")
     return finish("error")
 
 
-def _integrality(model: Model, lp: LinearProgram, best: SolutionCheck, clock: _Clock) -> dict[str, Any]:
+def _integrality(model: Model, lp: LinearProgram, best: SolutionCheck, deadline: Deadline) -> dict[str, Any]:
     """Say when whole numbers matter: the LP relaxation of an integer model, or the integer version of an LP."""
     if model.integral:
-        relaxed = run_solver(lp, "highs", time_limit=min(clock.left, 5.0), relax=True)
+        relaxed = _run_before(deadline, lp, "highs", most=FEASIBILITY_S, relax=True)
         if relaxed.status == "optimal" and relaxed.objective is not None:
             return {"lp_relaxation": relaxed.objective}
         return {}
     fractional = any(abs(x - round(x)) > 1e-6 for x in best.values.values())
     if not fractional:
         return {}
-    whole = run_solver(lp, "highs", time_limit=min(clock.left, 5.0), all_integer=True)
+    whole = _run_before(deadline, lp, "highs", most=FEASIBILITY_S, all_integer=True)
     if whole.status == "optimal" and whole.objective is not None:
         return {"integer_optimum": whole.objective}
     return {}

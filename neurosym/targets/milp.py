@@ -25,6 +25,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from neurosym.deadlines import check_seconds
 from neurosym.milp.model import Model, parse_model
 from neurosym.milp.report import CheckedSolution
 from neurosym.milp.solve import solve_model
@@ -114,6 +115,10 @@ class MilpTarget:
 def milp_verdict(model: Model, *, timeout_s: float = 10.0) -> Verdict:
     r"""Solve ``model`` and say what was found, with feedback written for the translator.
 
+    ``timeout_s`` bounds the whole solve (see :func:`~neurosym.milp.solve.solve_model`). A
+    ``timeout`` verdict's message says which solver its time limit stopped and whether it had a
+    feasible solution, whose objective (not proved optimal) is in ``details["best_feasible_objective"]``.
+
     Example:
         >>> from neurosym.milp import parse_model
         >>> v = milp_verdict(parse_model("integer x, y\nmaximize x + y\na: x >= 5\nb: x + y <= 3"))
@@ -121,7 +126,7 @@ def milp_verdict(model: Model, *, timeout_s: float = 10.0) -> Verdict:
         ('inconsistent', 'The model is infeasible: these constraints cannot all hold together:')
 
     """
-    result = solve_model(model, time_limit=timeout_s)
+    result = solve_model(model, time_limit=check_seconds(timeout_s, "timeout_s"))
     details = {
         "solver_status": result.status,
         "runs": [{k: v for k, v in r.to_dict().items() if k != "values"} for r in result.runs],
@@ -138,6 +143,8 @@ def milp_verdict(model: Model, *, timeout_s: float = 10.0) -> Verdict:
         if lines:
             feedback = "The model is infeasible: these constraints cannot all hold together:\n" + "\n".join(lines)
             feedback += "\nCheck their directions (<= or >=) and numbers against the problem."
+        elif not result.diagnosed:
+            feedback = "The model is infeasible; no time was left to find which constraints conflict."
         else:
             feedback = "The model is infeasible: the variable bounds and whole-number requirements admit no solution."
         return Verdict("inconsistent", feedback=feedback, message="infeasible model", **common)
@@ -152,5 +159,11 @@ def milp_verdict(model: Model, *, timeout_s: float = 10.0) -> Verdict:
     if result.status == "not_linear":
         return Verdict("invalid", feedback=result.notes[0], message=result.notes[0], **common)
     if result.status == "timeout":
-        return Verdict("timeout", message=f"no optimum proved within {timeout_s:g} s", **common)
+        # Say which solver the clock stopped and whether it had a solution: a feasible point is not an optimum.
+        stopped = [r.message for r in result.runs if r.status in ("feasible", "timeout") and r.message]
+        feasible = [r.objective for r in result.runs if r.status == "feasible" and r.objective is not None]
+        if feasible:
+            details["best_feasible_objective"] = (max if model.sense == "maximize" else min)(feasible)
+        message = f"no optimum proved within {timeout_s:g} s" + "".join(f"; {m}" for m in stopped)
+        return Verdict("timeout", message=message, **common)
     return Verdict("unknown", message="; ".join(result.notes) or "the solvers failed", **common)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
+import tempfile
+import time
 from dataclasses import replace
 
 import pytest
 
 import neurosym.milp.solve as solve_module
+from neurosym.errors import ConfigurationError
 from neurosym.milp.check import check_solution
 from neurosym.milp.linearize import linearize
 from neurosym.milp.model import parse_model
 from neurosym.milp.solve import (
+    CBC_GRACE_S,
     SolverRun,
     cbc_path,
     conflicting_constraints,
@@ -361,12 +366,12 @@ def test_timeout(monkeypatch, status):
     def fake(lp, solver, **kwargs):
         if status == "feasible":
             return SolverRun(solver, "feasible", 370.0, {"chairs": 4.0, "tables": 5.0})
-        return SolverRun(solver, "timeout", message="Not Solved")
+        return SolverRun(solver, "timeout")
 
     monkeypatch.setattr(solve_module, "run_solver", fake)
     result = solve_model(parse_model(CHAIRS), time_limit=0.5)
     assert result.status == "timeout" and result.objective is None
-    assert result.notes == ("no solver proved an optimum within the time limit",)
+    assert result.notes == ("no solver proved an optimum within the time limit",)  # the fakes give no message
 
 
 def test_one_solver_timing_out_beside_a_checked_optimum(monkeypatch):
@@ -377,7 +382,7 @@ def test_one_solver_timing_out_beside_a_checked_optimum(monkeypatch):
 
     monkeypatch.setattr(solve_module, "run_solver", fake)
     result = solve_model(parse_model(CHAIRS))
-    assert result.status == "optimal" and result.notes == ("cbc did not prove optimality in time (timeout)",)
+    assert result.status == "optimal" and result.notes == ("cbc did not prove optimality in time: timeout",)
     assert not result.disagreement
 
 
@@ -479,3 +484,173 @@ def test_cbc_solves_the_integer_program_a_cbc_development_build_calls_infeasible
     run = run_solver(linearize(model), "cbc")
     assert run.status == "optimal" and run.objective == 26.0
     assert "cbcbox" not in cbc_path()
+
+
+# -- time limits: CBC's serial search, stops at the limit, one deadline per call ---------------
+
+STALL_REPRODUCER = "integer a, b\nminimize a + b\nc1: 50 a + 70 b >= 1500\nc2: 60 a + 100 b <= 2000"
+
+
+def market_split(*, slack: bool, seed: int = 0, items: int = 30, rows: int = 4) -> str:
+    """A market-split model (Cornuéjols and Dawande): far too hard for branch and bound to finish in a second.
+
+    With ``slack`` every row may miss its target at a cost, so a feasible point is found at once
+    and only optimality stays unproved; without it, no solution is found in a second either.
+    """
+    rng = random.Random(seed)
+    names = [f"x{i}" for i in range(items)]
+    lines = ["binary " + ", ".join(names)]
+    if slack:
+        lines += ["continuous " + ", ".join(f"over{j}, under{j}" for j in range(rows))]
+        lines += ["minimize " + " + ".join(f"over{j} + under{j}" for j in range(rows))]
+    else:
+        lines += ["minimize " + " + ".join(names[:3])]
+    for j in range(rows):
+        coefs = [rng.randint(0, 99) for _ in names]
+        misses = f" + over{j} - under{j}" if slack else ""
+        lines.append(f"split{j}: " + " + ".join(f"{c} {n}" for c, n in zip(coefs, names, strict=True)))
+        lines[-1] += f"{misses} == {sum(coefs) // 2}"
+    return "\n".join(lines)
+
+
+def test_cbc_runs_its_serial_search():
+    # The cause of the 10 s stalls: "-threads 1" starts CBC 2.10.3's threaded search, whose worker can
+    # miss its start-up signal and sleep out a 10 s timed wait. The serial search prints no thread statistics.
+    prob, _ = solve_module._pulp_problem(
+        linearize(parse_model(STALL_REPRODUCER)), relax=False, all_integer=False, zero_objective=False, cap=None
+    )
+    engine = solve_module._solver("cbc", 10.0)
+    prob.solve(engine)
+    assert "command line" in engine.log and "-sec 10.0" in engine.log  # the log is CBC's own
+    assert "-threads" not in engine.log and "Cbc0030I" not in engine.log  # Cbc0030I: "Thread 0 used ..."
+    assert engine.status_line.startswith("Optimal") and not engine.killed
+
+
+def test_cbc_files_go_to_a_private_folder_that_is_removed(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert run_solver(linearize(parse_model(STALL_REPRODUCER)), "cbc").objective == 26.0
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_a_solve_stopped_by_its_time_limit_is_feasible_not_optimal(solver):
+    model = parse_model(market_split(slack=True))
+    run = run_solver(linearize(model), solver, time_limit=0.5)
+    assert run.status == "feasible"
+    name = {"highs": "HiGHS", "cbc": "CBC"}[solver]
+    assert run.message == f"{name} stopped at its time limit with a feasible solution, optimality not proved"
+    assert check_solution(model, run.values, reported_objective=run.objective).ok  # a real, checked point
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_a_solve_stopped_by_its_time_limit_without_a_solution_is_a_timeout(solver):
+    run = run_solver(linearize(parse_model(market_split(slack=False))), solver, time_limit=0.3)
+    assert run.status == "timeout" and run.values == {}
+    name = {"highs": "HiGHS", "cbc": "CBC"}[solver]
+    assert run.message == f"{name} stopped at its time limit without a solution"
+
+
+def test_a_model_no_solver_finishes_is_a_timeout_that_says_why_within_its_time_limit():
+    started = time.monotonic()
+    result = solve_model(parse_model(market_split(slack=True)), time_limit=1.0)
+    assert time.monotonic() - started < 2.0
+    assert result.status == "timeout" and result.objective is None
+    assert [(r.solver, r.status) for r in result.runs] == [("highs", "feasible"), ("cbc", "feasible")]
+    assert result.notes == (
+        "no solver proved an optimum within the time limit",
+        "highs: HiGHS stopped at its time limit with a feasible solution, optimality not proved",
+        "cbc: CBC stopped at its time limit with a feasible solution, optimality not proved",
+    )
+
+
+SLEEPING_CBC = (
+    "#!/bin/sh\n# a stand-in for a CBC that ignores its -sec: it sleeps whatever it is asked\nexec sleep 30\n"
+)
+
+
+def test_a_cbc_that_overruns_its_time_limit_is_killed(monkeypatch, tmp_path):
+    fake_cbc = tmp_path / "sleeping_cbc"
+    fake_cbc.write_text(SLEEPING_CBC)
+    fake_cbc.chmod(0o755)
+    monkeypatch.setattr(solve_module, "cbc_path", lambda: str(fake_cbc))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    run = run_solver(linearize(parse_model(CHAIRS)), "cbc", time_limit=0.3)
+    assert run.status == "timeout" and run.values == {}
+    assert run.message == f"CBC did not stop at its time limit and was killed {CBC_GRACE_S:g} s after it"
+    assert 0.3 + CBC_GRACE_S <= run.seconds < 0.3 + CBC_GRACE_S + 1.0
+    assert list((tmp_path / "tmp").iterdir()) == []  # the folder goes even when CBC is killed
+    started = time.monotonic()
+    result = solve_model(parse_model(CHAIRS), time_limit=1.0)  # HiGHS solves it; CBC is killed at the deadline
+    assert time.monotonic() - started < 2.0
+    assert result.status == "optimal" and result.objective == 540.0
+    assert result.notes == (f"cbc did not prove optimality in time: {result.runs[1].message}",)
+
+
+def sleeping_solver(calls, *, most):
+    """A stand-in for run_solver that sleeps ``most`` seconds (or its whole time limit), then answers "infeasible"."""
+
+    def solve(lp, solver, *, time_limit, **kwargs):
+        calls.append((time.monotonic(), time_limit))
+        time.sleep(min(time_limit, most))
+        return SolverRun(solver, "infeasible", seconds=min(time_limit, most), message="Infeasible")
+
+    return solve
+
+
+@pytest.mark.parametrize("limit", [0.5, 2.0])
+def test_the_solvers_and_every_diagnostic_share_one_deadline(monkeypatch, limit):
+    # Each part used to get a time limit of its own (the feasibility solve, each step of the deletion filter).
+    calls: list[tuple[float, float]] = []
+    monkeypatch.setattr(solve_module, "run_solver", sleeping_solver(calls, most=limit / 4))
+    model = parse_model(CONFLICT_MODEL)
+    started = time.monotonic()
+    result = solve_model(model, time_limit=limit)
+    assert time.monotonic() - started < limit + 1.0
+    assert len(calls) >= 3  # both solvers and at least one diagnostic
+    assert all(at + seconds <= started + limit + 0.01 for at, seconds in calls)  # none may outlive the deadline
+    assert result.status == "infeasible"
+
+
+def test_conflict_search_cut_short_by_the_deadline_says_so(monkeypatch):
+    calls: list[tuple[float, float]] = []
+    monkeypatch.setattr(solve_module, "run_solver", sleeping_solver(calls, most=0.05))
+    result = solve_model(parse_model(CONFLICT_MODEL), time_limit=0.3)  # 2 solves + 7 filter steps need 0.45 s
+    assert result.status == "infeasible"
+    assert "the conflict search ran out of time: the constraints listed conflict, but not all are needed" in (
+        result.notes
+    )
+    assert result.conflict and set(result.conflict) <= set(CONFLICT_CHECKS)
+
+
+def test_no_time_left_to_settle_a_status(monkeypatch):
+    # The solvers spend the whole time limit: no feasibility solve, no conflict search.
+    calls: list[tuple[float, float]] = []
+    monkeypatch.setattr(solve_module, "run_solver", sleeping_solver(calls, most=math.inf))
+    result = solve_model(parse_model(CONFLICT_MODEL), time_limit=0.4)
+    assert len(calls) == 2 and result.status == "infeasible" and not result.diagnosed and result.conflict == ()
+    assert result.notes == ("the feasibility solve did not finish in time: infeasible on the solvers' word alone",)
+
+    def disagreeing(lp, solver, *, time_limit, **kwargs):
+        time.sleep(time_limit)
+        return SolverRun(solver, "unbounded" if solver == "cbc" else "infeasible")
+
+    monkeypatch.setattr(solve_module, "run_solver", disagreeing)
+    result = solve_model(parse_model(CONFLICT_MODEL), time_limit=0.4)
+    assert result.status == "timeout" and not result.diagnosed and result.disagreement
+    assert result.notes == (
+        "solvers disagree (highs said infeasible, cbc said unbounded) and the feasibility solve did not finish in time",
+    )
+
+
+@pytest.mark.parametrize("bad", [0, -1, math.nan, math.inf, "10", True])
+def test_time_limits_are_checked(bad):
+    model = parse_model(CHAIRS)
+    for call in (
+        lambda: solve_model(model, time_limit=bad),
+        lambda: run_solver(linearize(model), "cbc", time_limit=bad),
+        lambda: conflicting_constraints(model, time_limit=bad),
+        lambda: runaway_variables(model, time_limit=bad),
+    ):
+        with pytest.raises(ConfigurationError, match="time_limit must be"):
+            call()

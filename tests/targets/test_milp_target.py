@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import pickle
+import random
 
 import pytest
 
-from neurosym.errors import ParseError
+from neurosym.errors import ConfigurationError, ParseError
 from neurosym.loop.refine import Strategy, refine
 from neurosym.milp.model import Model
 from neurosym.milp.report import CheckedSolution
@@ -144,6 +145,54 @@ def test_timeout_and_error_verdicts(monkeypatch):
     )
     verdict = milp_verdict(model, timeout_s=3)
     assert verdict.status == "unknown" and verdict.message == "highs: error boom"
+
+
+def test_an_infeasible_verdict_without_time_for_the_conflict_says_so(monkeypatch):
+    import neurosym.targets.milp as target_module
+    from neurosym.milp.solve import MilpResult
+
+    monkeypatch.setattr(
+        target_module, "solve_model", lambda model, time_limit: MilpResult("infeasible", diagnosed=False)
+    )
+    verdict = milp_verdict(MilpTarget().parse(PROBLEM, INFEASIBLE).parsed, timeout_s=3)
+    assert verdict.status == "inconsistent"
+    assert verdict.feedback == "The model is infeasible; no time was left to find which constraints conflict."
+
+
+def market_split_with_misses(rows: int = 4, items: int = 30) -> str:
+    """Split 30 items into two halves of equal weight four times over, paying for every miss.
+
+    A feasible point is found at once, but no solver proves the optimum in a second (Cornuéjols and
+    Dawande's market-split instances defeat branch and bound).
+    """
+    rng = random.Random(0)
+    names = [f"x{i}" for i in range(items)]
+    lines = ["binary " + ", ".join(names), "continuous " + ", ".join(f"over{j}, under{j}" for j in range(rows))]
+    lines.append("minimize " + " + ".join(f"over{j} + under{j}" for j in range(rows)))
+    for j in range(rows):
+        coefs = [rng.randint(0, 99) for _ in names]
+        terms = " + ".join(f"{c} {n}" for c, n in zip(coefs, names, strict=True))
+        lines.append(f"split{j}: {terms} + over{j} - under{j} == {sum(coefs) // 2}")
+    return "\n".join(lines)
+
+
+def test_a_time_limit_with_only_a_feasible_solution_is_a_timeout_that_says_so():
+    model = MilpTarget().parse(PROBLEM, market_split_with_misses()).parsed
+    verdict = milp_verdict(model, timeout_s=1)
+    assert verdict.status == "timeout" and not verdict.decided and verdict.answer is None
+    assert verdict.message.startswith("no optimum proved within 1 s; ")
+    assert "CBC stopped at its time limit with a feasible solution, optimality not proved" in verdict.message
+    assert [run["status"] for run in verdict.details["runs"]] == ["feasible", "feasible"]
+    objectives = [run["objective"] for run in verdict.details["runs"]]
+    assert verdict.details["best_feasible_objective"] == min(objectives) >= 0
+    assert MilpTarget().answer_key(verdict) is None
+
+
+def test_time_limits_are_checked():
+    model = MilpTarget().parse(PROBLEM, GOOD).parsed
+    for bad in (0, -2, float("nan"), float("inf")):
+        with pytest.raises(ConfigurationError, match="timeout_s must be"):
+            milp_verdict(model, timeout_s=bad)
 
 
 # -- answers ----------------------------------------------------------------------------------
