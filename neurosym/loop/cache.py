@@ -4,10 +4,12 @@ Re-running a finished benchmark costs no model calls, and a run killed half way 
 stopped: every sample and every verdict is committed the moment it is known, so a kill loses at
 most the model call (or prover call) that was in flight.
 
-* **Samples** are keyed by :func:`response_key`: the backend's name, the model, the request
-  (messages and constraint), the resolved sampling settings *without* ``n``, and the sample's
-  index. Each sample is stored on its own, so asking for ``n=5`` after ``n=3`` was cached costs
-  only samples 3 and 4.
+* **Samples** are keyed by :func:`response_key`: the backend's identity (its kind, the model and,
+  for a local model file, the file's sha256; see :mod:`neurosym.translators.identity`), the
+  request (messages and constraint), the resolved sampling settings *without* ``n``, and the
+  sample's index. Each sample is stored on its own, so asking for ``n=5`` after ``n=3`` was
+  cached costs only samples 3 and 4. Cassettes (:mod:`neurosym.translators.backends.replay`) key
+  their samples with the same function.
 * **Verdicts** are keyed by :func:`verdict_key`: the formalization's text, its target and the
   prover's settings (name, version, options, the time limit). ``timeout`` verdicts are never
   stored (see :meth:`Cache.put_verdict`).
@@ -63,6 +65,7 @@ from neurosym.translators.base import (
     missing_runs,
     split_evenly,
 )
+from neurosym.translators.identity import backend_identity, normalize_identity
 from neurosym.types import Formalization, Verdict
 
 __all__ = [
@@ -78,8 +81,17 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-"""The layout of the cache file (tables and key derivation); a file with another version is refused."""
+SCHEMA_VERSION = 2
+"""The layout of the cache file (tables and key derivation); a file with another version is refused.
+
+Version 2 (response keys from the backend's identity, which holds a local model file's sha256;
+an ``identity_json`` column) replaced version 1 (keys from the backend's and the model's names).
+"""
+
+_OLDER_VERSIONS = {
+    "1": "version 1 keys its samples by the backend's and the model's names, not the model file's checksum, "
+    "so this version would never find them",
+}
 
 _APPLICATION = "neurosym-cache"
 _BUSY_TIMEOUT_S = 30.0
@@ -90,6 +102,7 @@ _SCHEMA = (
         key TEXT PRIMARY KEY,
         backend TEXT NOT NULL,
         model TEXT NOT NULL,
+        identity_json TEXT NOT NULL,
         request_json TEXT NOT NULL,
         settings_json TEXT NOT NULL,
         sample_index INTEGER NOT NULL,
@@ -134,38 +147,41 @@ def _keyed_settings(settings: SamplingSettings) -> dict[str, Any]:
 
 
 def response_key(
-    backend: str, model: str, request: GenerationRequest, settings: SamplingSettings, sample_index: int
+    identity: Mapping[str, Any], request: GenerationRequest, settings: SamplingSettings, sample_index: int
 ) -> str:
     """The hash that identifies one sample: sha256 of the canonical JSON of everything that decides it.
 
-    The key holds the backend's name, the model, the request (messages and constraint) and the
-    settings resolved against the defaults (so ``SamplingSettings()`` and the explicit defaults
-    share keys), with the seed the sample was drawn with, ``seed + sample_index``, in place of
-    the seed and the index. It leaves out ``settings.n``: sample ``i`` of a request is drawn with
-    seed ``seed + i`` however many samples were asked for (the seed contract of
-    :class:`CachedBackend`), so sample 2 of an ``n=5`` call with seed 0 is sample 0 of an ``n=2``
-    call with seed 2, as adaptive sampling asks for it.
+    The key holds the backend's identity (:func:`~neurosym.translators.identity.backend_identity`:
+    the kind of backend, the model and, for a local model file, its sha256), the request
+    (messages and constraint) and the settings resolved against the defaults (so
+    ``SamplingSettings()`` and the explicit defaults share keys), with the seed the sample was
+    drawn with, ``seed + sample_index``, in place of the seed and the index. It leaves out
+    ``settings.n``: sample ``i`` of a request is drawn with seed ``seed + i`` however many samples
+    were asked for (the seed contract of :class:`CachedBackend`), so sample 2 of an ``n=5`` call
+    with seed 0 is sample 0 of an ``n=2`` call with seed 2, as adaptive sampling asks for it.
 
     The function is pure: the same arguments give the same key in any process. Settings whose
     ``extra`` holds values JSON cannot represent raise :class:`~neurosym.errors.ConfigurationError`.
 
     Example:
-        >>> r = GenerationRequest.from_prompt("hi")
-        >>> response_key("x", "m", r, SamplingSettings(n=2), 0) == response_key("x", "m", r, SamplingSettings(n=7), 0)
+        >>> r, m = GenerationRequest.from_prompt("hi"), {"kind": "x", "model": "m"}
+        >>> response_key(m, r, SamplingSettings(n=2), 0) == response_key(m, r, SamplingSettings(n=7), 0)
         True
-        >>> response_key("x", "m", r, SamplingSettings(), 0) == response_key("x", "m", r, SamplingSettings(), 1)
+        >>> response_key(m, r, SamplingSettings(), 0) == response_key(m, r, SamplingSettings(), 1)
         False
         >>> s0, s2 = SamplingSettings(seed=0), SamplingSettings(seed=2)
-        >>> response_key("x", "m", r, s0, 2) == response_key("x", "m", r, s2, 0)
+        >>> response_key(m, r, s0, 2) == response_key(m, r, s2, 0)
         True
+        >>> response_key({"kind": "x", "model": "other"}, r, s0, 0) == response_key(m, r, s0, 0)
+        False
 
     """
     if isinstance(sample_index, bool) or not isinstance(sample_index, int) or sample_index < 0:
         raise ConfigurationError(f"sample_index must be a non-negative integer, got {sample_index!r}")
     keyed = _keyed_settings(settings)
     keyed["seed"] = (keyed.get("seed") or 0) + sample_index
-    payload = {"backend": backend, "model": model, "request": request.to_dict(), "settings": keyed}
-    return _sha256(_canonical_json(payload, "the request or its sampling settings"))
+    payload = {"identity": normalize_identity(identity), "request": request.to_dict(), "settings": keyed}
+    return _sha256(_canonical_json(payload, "the backend identity, the request or its sampling settings"))
 
 
 def verdict_key(formalization_text: str, target: str, prover_settings: Mapping[str, Any]) -> str:
@@ -280,9 +296,10 @@ class Cache:
                     )
                 version = meta.get("schema_version")
                 if version != str(SCHEMA_VERSION):
+                    why = f" ({_OLDER_VERSIONS[version]})" if version in _OLDER_VERSIONS else ""
                     raise InputError(
                         f"the cache {self.path} has schema version {version}, this neurosym reads version "
-                        f"{SCHEMA_VERSION}; use another path, or delete the file to start an empty cache",
+                        f"{SCHEMA_VERSION}{why}; use another path, or delete the file to start an empty cache",
                         path=str(self.path),
                         schema_version=version,
                     )
@@ -364,6 +381,7 @@ class Cache:
         *,
         backend: str = "",
         model: str = "",
+        identity: Mapping[str, Any] | None = None,
         request: GenerationRequest | None = None,
         settings: SamplingSettings | None = None,
         sample_index: int = 0,
@@ -378,14 +396,16 @@ class Cache:
         usage = usage or Usage(0, sample.completion_tokens, 0.0)
         request_json = _canonical_json(request.to_dict(), "the request") if request is not None else "null"
         settings_json = _canonical_json(_keyed_settings(settings or SamplingSettings()), "the settings")
+        identity_json = _canonical_json(dict(identity or {}), "the backend identity")
         self._execute(
-            "INSERT OR IGNORE INTO responses (key, backend, model, request_json, settings_json, sample_index, text, "
-            "finish_reason, completion_tokens, prompt_tokens, latency_s, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO responses (key, backend, model, identity_json, request_json, settings_json, "
+            "sample_index, text, finish_reason, completion_tokens, prompt_tokens, latency_s, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
                 backend,
                 model,
+                identity_json,
                 request_json,
                 settings_json,
                 sample_index,
@@ -447,8 +467,8 @@ class CachedBackend:
     """An :class:`~neurosym.translators.base.LLMBackend` that serves samples from ``cache`` first.
 
     For each request and each sample index ``0 … n-1`` the cache is looked up by
-    :func:`response_key` (under the *inner* backend's name and model). Only the missing samples
-    go to ``inner``, and each is stored as soon as the call that made it returns. Requests whose
+    :func:`response_key` (under the *inner* backend's identity, read once here). Only the missing
+    samples go to ``inner``, and each is stored as soon as the call that made it returns. Requests whose
     samples are all cached never reach ``inner``; a call with no misses at all makes no inner
     call.
 
@@ -478,6 +498,7 @@ class CachedBackend:
         self.cache = cache
         self.name: str = inner.name
         self.model: str = inner.model
+        self.identity: dict[str, Any] = backend_identity(inner)
         self.supports_grammar: bool = getattr(inner, "supports_grammar", False)
         self.hits = 0
         self.misses = 0
@@ -494,7 +515,7 @@ class CachedBackend:
         n, seed = resolved.n or 1, resolved.seed or 0
         backend, model = self.inner.name, self.inner.model
 
-        keys = [[response_key(backend, model, r, resolved, i) for i in range(n)] for r in requests]
+        keys = [[response_key(self.identity, r, resolved, i) for i in range(n)] for r in requests]
         cached = self.cache.get_samples([key for request_keys in keys for key in request_keys])
         slots: list[list[Sample | None]] = []
         usages: list[Usage] = []
@@ -570,6 +591,7 @@ class CachedBackend:
                 Usage(prompt_shares[offset], sample.completion_tokens, latency_share),
                 backend=self.inner.name,
                 model=self.inner.model,
+                identity=self.identity,
                 request=request,
                 settings=settings,
                 sample_index=start + offset,

@@ -60,44 +60,53 @@ def run_python(code: str, *args: str, timeout: float = 30) -> subprocess.Complet
 
 def test_response_keys_cover_everything_that_decides_a_sample_except_n():
     r = req("Formalise: Rex is a dog.")
-    base = response_key("llamacpp", "qwen", r, SamplingSettings(), 0)
+    base = response_key({"kind": "llamacpp", "model": "qwen"}, r, SamplingSettings(), 0)
     variants = {
-        "backend": response_key("openai", "qwen", r, SamplingSettings(), 0),
-        "model": response_key("llamacpp", "llama", r, SamplingSettings(), 0),
-        "prompt": response_key("llamacpp", "qwen", req("Formalise: Rex is a cat."), SamplingSettings(), 0),
-        "system": response_key("llamacpp", "qwen", req("Formalise: Rex is a dog.", system="s"), SamplingSettings(), 0),
+        "backend": response_key({"kind": "openai", "model": "qwen"}, r, SamplingSettings(), 0),
+        "model file": response_key({"kind": "llamacpp", "model": "qwen", "sha256": "0" * 64}, r, SamplingSettings(), 0),
+        "model": response_key({"kind": "llamacpp", "model": "llama"}, r, SamplingSettings(), 0),
+        "prompt": response_key(
+            {"kind": "llamacpp", "model": "qwen"}, req("Formalise: Rex is a cat."), SamplingSettings(), 0
+        ),
+        "system": response_key(
+            {"kind": "llamacpp", "model": "qwen"}, req("Formalise: Rex is a dog.", system="s"), SamplingSettings(), 0
+        ),
         "constraint": response_key(
-            "llamacpp",
-            "qwen",
+            {"kind": "llamacpp", "model": "qwen"},
             req("Formalise: Rex is a dog.", constraint=Constraint("regex", "x")),
             SamplingSettings(),
             0,
         ),
-        "temperature": response_key("llamacpp", "qwen", r, SamplingSettings(temperature=0.7), 0),
-        "top_p": response_key("llamacpp", "qwen", r, SamplingSettings(top_p=0.9), 0),
-        "max_tokens": response_key("llamacpp", "qwen", r, SamplingSettings(max_tokens=64), 0),
-        "stop": response_key("llamacpp", "qwen", r, SamplingSettings(stop=("\n",)), 0),
-        "seed": response_key("llamacpp", "qwen", r, SamplingSettings(seed=5), 0),
-        "extra": response_key("llamacpp", "qwen", r, SamplingSettings(extra={"repeat_penalty": 1.1}), 0),
-        "index": response_key("llamacpp", "qwen", r, SamplingSettings(), 1),
+        "temperature": response_key({"kind": "llamacpp", "model": "qwen"}, r, SamplingSettings(temperature=0.7), 0),
+        "top_p": response_key({"kind": "llamacpp", "model": "qwen"}, r, SamplingSettings(top_p=0.9), 0),
+        "max_tokens": response_key({"kind": "llamacpp", "model": "qwen"}, r, SamplingSettings(max_tokens=64), 0),
+        "stop": response_key({"kind": "llamacpp", "model": "qwen"}, r, SamplingSettings(stop=("\n",)), 0),
+        "seed": response_key({"kind": "llamacpp", "model": "qwen"}, r, SamplingSettings(seed=5), 0),
+        "extra": response_key(
+            {"kind": "llamacpp", "model": "qwen"}, r, SamplingSettings(extra={"repeat_penalty": 1.1}), 0
+        ),
+        "index": response_key({"kind": "llamacpp", "model": "qwen"}, r, SamplingSettings(), 1),
     }
     assert len({base, *variants.values()}) == len(variants) + 1
     # The sample's own seed is what counts: index 1 from seed 0 is index 0 from seed 1.
-    assert variants["index"] == response_key("llamacpp", "qwen", r, SamplingSettings(seed=1), 0)
+    assert variants["index"] == response_key({"kind": "llamacpp", "model": "qwen"}, r, SamplingSettings(seed=1), 0)
     assert len(base) == 64 and int(base, 16) >= 0
     # n is not in the key; unset settings equal the explicit defaults; 1 and 1.0 are one temperature.
-    assert response_key("llamacpp", "qwen", r, SamplingSettings(n=9), 0) == base
+    assert response_key({"kind": "llamacpp", "model": "qwen"}, r, SamplingSettings(n=9), 0) == base
     explicit = SamplingSettings(n=1, temperature=0.0, top_p=1.0, max_tokens=512, stop=(), seed=0)
-    assert response_key("llamacpp", "qwen", r, explicit, 0) == base
-    assert response_key("b", "m", r, SamplingSettings(temperature=1), 0) == response_key(
-        "b", "m", r, SamplingSettings(temperature=1.0), 0
+    assert response_key({"kind": "llamacpp", "model": "qwen"}, r, explicit, 0) == base
+    assert response_key({"kind": "b", "model": "m"}, r, SamplingSettings(temperature=1), 0) == response_key(
+        {"kind": "b", "model": "m"}, r, SamplingSettings(temperature=1.0), 0
     )
 
 
 def test_key_functions_are_pure_and_reject_unstable_input():
     r = req("hi", constraint=Constraint("json_schema", {"type": "object", "required": ["a"]}))
     settings = SamplingSettings(n=2, temperature=0.5, seed=3)
-    here = [response_key("b", "m", r, settings, 1), verdict_key("P(a)", "fol", {"name": "z3", "timeout_s": 5})]
+    here = [
+        response_key({"kind": "b", "model": "m"}, r, settings, 1),
+        verdict_key("P(a)", "fol", {"name": "z3", "timeout_s": 5}),
+    ]
     code = """
         import json
         from neurosym.loop.cache import response_key, verdict_key
@@ -106,7 +115,8 @@ def test_key_functions_are_pure_and_reject_unstable_input():
         r = GenerationRequest.from_prompt(
             "hi", constraint=Constraint("json_schema", {"required": ["a"], "type": "object"}))
         s = SamplingSettings(seed=3, temperature=0.5, n=2)
-        print(json.dumps([response_key("b", "m", r, s, 1), verdict_key("P(a)", "fol", {"timeout_s": 5, "name": "z3"})]))
+        model = {"model": "m", "kind": "b"}
+        print(json.dumps([response_key(model, r, s, 1), verdict_key("P(a)", "fol", {"timeout_s": 5, "name": "z3"})]))
     """
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     there = subprocess.run(
@@ -115,9 +125,9 @@ def test_key_functions_are_pure_and_reject_unstable_input():
     assert there.stdout.split() == [f'["{here[0]}",', f'"{here[1]}"]']
     assert pickle.loads(pickle.dumps((r, settings))) == (r, settings)  # the inputs travel to worker processes
     with pytest.raises(ConfigurationError, match="cache key"):
-        response_key("b", "m", r, SamplingSettings(extra={"processor": object()}), 0)
+        response_key({"kind": "b", "model": "m"}, r, SamplingSettings(extra={"processor": object()}), 0)
     with pytest.raises(ConfigurationError, match="sample_index"):
-        response_key("b", "m", r, settings, -1)
+        response_key({"kind": "b", "model": "m"}, r, settings, -1)
     with pytest.raises(ConfigurationError, match="cache key"):
         verdict_key("P(a)", "fol", {"prover": object()})
 
@@ -198,7 +208,7 @@ def test_holes_are_filled_by_one_call_per_contiguous_run(tmp_path):
     with Cache(tmp_path / "c.sqlite") as cache:
         for index in (0, 2):  # as if another process had stored samples 0 and 2 of both requests
             for prompt in ("x", "y"):
-                key = response_key("seeded", "m", req(prompt), settings, index)
+                key = response_key({"kind": "seeded", "model": "m"}, req(prompt), settings, index)
                 cache.put_sample(key, Sample(f"{prompt}@{100 + index}", "stop", 2), Usage(1, 2, 0.25))
         inner = SeededBackend()
         backend = CachedBackend(inner, cache)
@@ -222,7 +232,7 @@ def test_usage_shares_add_up_to_the_original_usage(tmp_path):
     with Cache(tmp_path / "c.sqlite") as cache:
         [fresh] = CachedBackend(Odd(), cache).generate([req("q")], settings=SamplingSettings(n=3))
         [cached] = CachedBackend(Odd(), cache).generate([req("q")], settings=SamplingSettings(n=3))
-        stored = cache.get_sample(response_key("seeded", "m", req("q"), SamplingSettings(), 0))
+        stored = cache.get_sample(response_key({"kind": "seeded", "model": "m"}, req("q"), SamplingSettings(), 0))
     assert fresh.usage == Usage(7, 6, 0.9)
     assert cached.usage.prompt_tokens == 7 and cached.usage.completion_tokens == 6
     assert cached.usage.latency_s == pytest.approx(0.9)
@@ -423,9 +433,18 @@ def test_another_sqlite_file_or_schema_version_is_refused_and_left_alone(tmp_pat
     with sqlite3.connect(path) as raw:
         raw.execute("UPDATE meta SET value = '999' WHERE name = 'schema_version'")
     raw.close()
+    assert SCHEMA_VERSION == 2
     with pytest.raises(InputError, match=f"schema version 999.*reads version {SCHEMA_VERSION}") as caught:
         Cache(path)
     assert str(path) in str(caught.value) and caught.value.schema_version == "999"
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE meta SET value = '1' WHERE name = 'schema_version'")
+    raw.close()
+    with pytest.raises(
+        InputError,
+        match=r"schema version 1, .*reads version 2 \(version 1 keys .* not the model file's checksum.*delete the file",
+    ):
+        Cache(path)
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT text FROM responses").fetchall() == [("kept",)]
         assert raw.execute("SELECT COUNT(*) FROM meta").fetchone() == (2,)
@@ -541,3 +560,26 @@ def test_cached_checker_keys_on_the_time_limit_and_skips_unknown(tmp_path):
         assert checker(FolTarget(), f, 5.0).status == "proved"
         assert checker(FolTarget(), f, 5.0).status == "proved" and checker.hits == 1
         assert cache.get_verdict(verdict_key(f.source, "fol", {})) is None  # other settings, other key
+
+
+def test_cached_samples_are_keyed_by_the_inner_backends_identity(tmp_path):
+    class LocalModel(SeededBackend):
+        """The seeded double with the identity of a local model file."""
+
+        def __init__(self, digest: str) -> None:
+            super().__init__()
+            self.identity = {"kind": "seeded", "model": "m", "sha256": digest}
+
+    with Cache(tmp_path / "c.sqlite") as cache:
+        first = CachedBackend(LocalModel("a" * 64), cache)
+        first.generate([req("q")])
+        same_file, other_file = LocalModel("a" * 64), LocalModel("b" * 64)
+        CachedBackend(same_file, cache).generate([req("q")])
+        CachedBackend(other_file, cache).generate([req("q")])
+        assert (len(same_file.calls), len(other_file.calls)) == (0, 1)  # the same name, another file: asked again
+        assert first.identity == {"kind": "seeded", "model": "m", "sha256": "a" * 64}
+        assert CachedBackend(SeededBackend(), cache).identity == {"kind": "seeded", "model": "m"}  # no attribute
+    with sqlite3.connect(tmp_path / "c.sqlite") as raw:
+        stored = sorted(row[0] for row in raw.execute("SELECT identity_json FROM responses"))
+    raw.close()
+    assert stored == [f'{{"kind":"seeded","model":"m","sha256":"{c * 64}"}}' for c in "ab"]

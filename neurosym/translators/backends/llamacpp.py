@@ -189,6 +189,22 @@ class LlamaCppBackend:
             raise BackendError(f"llama.cpp could not load the model: {exc}", backend=cls.name, model=name) from exc
         return cls(llm, model_name=name, settings=settings, prompt_cache=prompt_cache, fast_grammar=fast_grammar)
 
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The model identity in cassette and cache keys: the name and the GGUF file's sha256.
+
+        An embedded model's digest is the registered one; any other file is hashed once and the
+        digest remembered (see :func:`neurosym.translators.identity.gguf_identity`).
+
+        Example:
+            >>> from_llamacpp(object(), model_name="m").identity  # a stand-in with no model file
+            {'kind': 'llamacpp', 'model': 'm'}
+
+        """
+        from neurosym.translators.identity import gguf_identity
+
+        return gguf_identity(self.name, self.model, getattr(self.llm, "model_path", None))
+
     # --- generation ---------------------------------------------------------------------------
 
     def generate(

@@ -33,7 +33,7 @@ class ScriptedBackend:
         script: a list (replies handed out in order, one per sample), a dict (the first key found
             in the request's last message picks the reply) or a function ``(request, sample_index)
             -> reply``. A reply that is an exception is raised instead, to simulate failures.
-        model: the model name to report.
+        model: the model name to report (and the model in its :attr:`identity`).
 
     ``calls`` records every ``(requests, settings)`` pair received.
 
@@ -48,6 +48,17 @@ class ScriptedBackend:
         self.calls: list[tuple[list[GenerationRequest], SamplingSettings]] = []
         self._position = 0
         self._lock = threading.Lock()
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """The model identity in cassette and cache keys (see :mod:`neurosym.translators.identity`).
+
+        Example:
+            >>> ScriptedBackend(["x"], model="fake-qwen").identity
+            {'kind': 'scripted', 'model': 'fake-qwen'}
+
+        """
+        return {"kind": self.name, "model": self.model}
 
     def _reply(self, request: GenerationRequest, index: int) -> Reply:
         script = self.script

@@ -182,6 +182,21 @@ class TransformersBackend:
         model.eval()
         return cls(model, tokenizer, model_name=name, settings=settings, batch_size=batch_size)
 
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The model identity in cassette and cache keys: the model and the hub commit it was loaded from, if known.
+
+        Example:
+            >>> TransformersBackend(object(), object(), model_name="Qwen/Qwen2.5-0.5B-Instruct").identity
+            {'kind': 'transformers', 'model': 'Qwen/Qwen2.5-0.5B-Instruct'}
+
+        """
+        identity: dict[str, Any] = {"kind": self.name, "model": self.model}
+        revision = getattr(getattr(self.hf_model, "config", None), "_commit_hash", None)
+        if isinstance(revision, str) and revision:
+            identity["revision"] = revision
+        return identity
+
     def generate(
         self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
     ) -> list[GenerationResult]:

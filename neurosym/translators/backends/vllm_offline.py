@@ -188,6 +188,21 @@ class VLLMOfflineBackend:
             raise BackendError(f"vLLM could not load {model}: {exc}", backend=cls.name, model=model) from exc
         return cls(llm, model, settings=settings)
 
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The model identity in cassette and cache keys: the model and, where the engine knows it, its revision.
+
+        Example:
+            >>> from_vllm_offline(object(), model_name="Qwen/Qwen2.5-0.5B-Instruct").identity
+            {'kind': 'vllm-offline', 'model': 'Qwen/Qwen2.5-0.5B-Instruct'}
+
+        """
+        identity: dict[str, Any] = {"kind": self.name, "model": self.model}
+        revision = getattr(getattr(getattr(self.llm, "llm_engine", None), "model_config", None), "revision", None)
+        if isinstance(revision, str) and revision:
+            identity["revision"] = revision
+        return identity
+
     def generate(
         self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
     ) -> list[GenerationResult]:
