@@ -6,20 +6,26 @@ Each :class:`Sandbox` keeps a few fork servers, each inside its own `bubblewrap
 - its own network namespace (no interfaces but a loopback that is down), PID, IPC, UTS and user
   namespaces; the process has no capabilities and cannot gain any;
 - a read-only view of the Python installation and the packages it may import (SymPy, mpmath)
-  and nothing else of the host: no home directories, no ``/etc`` but the loader cache, no
-  project files; the only writable place is a private ``/tmp`` (a size-capped tmpfs, wiped
-  after every execution);
+  at neutral paths (``/opt/python``, ``/opt/site``) and nothing else of the host: no home
+  directories, no ``/etc`` but the loader cache, no project files, no ``/proc`` or ``/sys``; the
+  only writable place is a private ``/tmp`` (a size-capped tmpfs, emptied after every
+  execution whatever a program did to its permissions);
 - a scrubbed environment (``PATH``, ``HOME=/tmp``, ``LANG``).
 
-The server imports SymPy once and forks a child per execution, so every execution starts from
-the same pristine state. The child gets CPU-time, address-space, file-size and process-count
-limits, a seccomp filter (no ``execve``, no new processes but threads, no signals to other
-processes, no ``ptrace``, ``mount``, ``unshare``...), its stdout and stderr capped, and a
-wall-clock deadline after which its process group is killed and every stray process of the jail
-is swept. The result comes back as JSON over a pipe.
+The server is the jail's init (``bwrap --as-pid-1``: no other process lives there), is not
+dumpable and runs under a seccomp filter itself. It imports SymPy once and forks a child per
+execution, so every execution starts from the same pristine state. The child gets CPU-time,
+address-space, file-size and process-count limits, a stricter seccomp filter (no ``execve``, no
+new processes but threads, no signals, priorities or limits aimed at another process, no
+``ptrace``, ``mount``, ``unshare``...), its stdout and stderr capped, and a wall-clock deadline
+after which it is killed and every stray process of the jail is swept. The result comes back as
+JSON over a pipe, and both the server and this process read it strictly (see
+:mod:`neurosym.sandbox._protocol`): what the program may say is only what it returned or raised;
+times, output and the status are measured.
 
-Needs Linux with ``bwrap`` (Debian/Ubuntu package ``bubblewrap``) and ``libseccomp``; without
-them :class:`Sandbox` raises :class:`SandboxUnavailable` with what to install.
+Needs Linux with ``bwrap`` (Debian/Ubuntu package ``bubblewrap``, with ``--as-pid-1``) and
+``libseccomp``; without them :class:`Sandbox` raises :class:`SandboxUnavailable` with what to
+install.
 
 Example:
     >>> with Sandbox() as box:
@@ -32,8 +38,10 @@ Example:
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib.util
-import json
+import math
+import numbers
 import os
 import select
 import shutil
@@ -43,24 +51,26 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal
 
-from neurosym.errors import NeurosymError
+from neurosym.deadlines import check_seconds
+from neurosym.errors import ConfigurationError, NeurosymError
+from neurosym.sandbox import _protocol as protocol
+from neurosym.sandbox._jail import bwrap_command
 
 __all__ = ["Execution", "Limits", "Sandbox", "SandboxUnavailable", "default_sandbox", "sandbox_problem"]
 
 ExecutionStatus = Literal["ok", "error", "timeout", "memory", "output_limit", "crashed"]
 
-SERVER = Path(__file__).with_name("_server.py")
-PRELOAD = ("sympy", "math", "fractions", "decimal", "itertools", "datetime", "statistics")
-ALLOWED_PACKAGES = ("sympy", "mpmath", "pyseccomp")
 START_TIMEOUT_S = 60.0
 GRACE_S = 5.0
-"""Seconds the client waits past an execution's wall limit before it declares the server dead."""
+"""Seconds the client waits past an execution's wall limit before it declares the server dead.
+
+The server itself kills a program at its wall limit and answers at once; this only covers a
+server that died or hung."""
 MAX_CODE_CHARS = 200_000
 
 
@@ -83,6 +93,10 @@ class Limits:
     Example:
         >>> Limits(wall_s=2).cpu_s
         10.0
+        >>> Limits(wall_s=float("nan"))
+        Traceback (most recent call last):
+        ...
+        neurosym.errors.ConfigurationError: wall_s must be a finite number of seconds greater than 0, got nan
 
     """
 
@@ -91,6 +105,14 @@ class Limits:
     memory_mb: int = 1024
     file_mb: int = 16
     output_bytes: int = 65_536
+
+    def __post_init__(self) -> None:
+        check_seconds(self.wall_s, "wall_s")
+        check_seconds(self.cpu_s, "cpu_s")
+        for name in ("memory_mb", "file_mb", "output_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 < value < 1 << 31:
+                raise ConfigurationError(f"{name} must be a whole number greater than 0, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,23 +158,40 @@ class Execution:
         if not self.ok or not self.value or self.value.get("type") in ("bool", "str", "none", "list"):
             return None
         number = self.value.get("float")
-        return float(number) if isinstance(number, (int, float)) else None
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            return None
+        try:
+            number = float(number)
+        except OverflowError:
+            return None
+        return number if math.isfinite(number) else None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
         return asdict(self)
 
 
-_RESPONSE_FIELDS = frozenset(Execution.__dataclass_fields__) - {"details"}
+def _execution(response: object, *, output_chars: int = protocol.MAX_OUTPUT_CHARS) -> Execution:
+    """The Execution a server's response describes; a response that breaks the protocol is a crash.
+
+    Never raises: every field is checked (types, finite numbers, sizes) and unknown ones dropped.
+
+    Example:
+        >>> _execution({"status": "ok", "value": {"type": "int", "text": "3", "float": 3}, "wall_s": 0.01}).number
+        3.0
+        >>> _execution({"status": "ok", "value": [1, 2]}).message
+        'the sandbox answered a malformed response: value must be an object, got list'
+
+    """
+    return _checked_execution(response, output_chars)[0]
 
 
-def _execution(response: dict[str, Any]) -> Execution:
-    status = response.get("status")
-    if status not in ("ok", "error", "timeout", "memory", "output_limit", "crashed"):
-        return Execution("crashed", message=f"the sandbox answered an unknown status {status!r}")
-    known = {k: v for k, v in response.items() if k in _RESPONSE_FIELDS}
-    extra = {k: v for k, v in response.items() if k not in _RESPONSE_FIELDS}
-    return Execution(**known, details=extra)
+def _checked_execution(response: object, output_chars: int) -> tuple[Execution, bool]:
+    """The Execution, and whether the response kept to the protocol."""
+    try:
+        return Execution(**protocol.clean_response(response, output_chars=output_chars)), True
+    except protocol.Malformed as exc:
+        return Execution("crashed", message=f"the sandbox answered a malformed response: {exc}"), False
 
 
 def sandbox_problem() -> str | None:
@@ -167,6 +206,8 @@ def sandbox_problem() -> str | None:
         return "the sandbox needs Linux (bubblewrap namespaces and seccomp)"
     if shutil.which("bwrap") is None:
         return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    if not _bwrap_has_as_pid_1():
+        return "this bwrap is too old: it has no --as-pid-1 (install a newer bubblewrap)"
     if importlib.util.find_spec("pyseccomp") is None:
         return "the Python package pyseccomp is missing (pip install pyseccomp)"
     import ctypes.util
@@ -176,44 +217,14 @@ def sandbox_problem() -> str | None:
     return None
 
 
-def _package_roots(names: Iterable[str]) -> list[str]:
-    roots: list[str] = []
-    for name in names:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            continue
-        origin = Path(spec.origin)
-        root = origin.parent.parent if origin.name == "__init__.py" else origin.parent
-        if str(root) not in roots:
-            roots.append(str(root))
-    return roots
-
-
-def _bwrap_command(limits: Limits) -> list[str]:
-    python = os.path.realpath(sys.executable)
-    visible = [sys.base_prefix, *_package_roots(ALLOWED_PACKAGES)]
-    if not python.startswith(sys.base_prefix):
-        visible.append(str(Path(python).parent))
-    argv = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
-    argv += ["--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
-    for name in ("bin", "lib", "lib32", "lib64", "sbin"):
-        path = Path("/") / name
-        if path.is_symlink():
-            argv += ["--symlink", os.readlink(path), str(path)]
-        elif path.is_dir():
-            argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-    for path in dict.fromkeys(visible):
-        if not path.startswith("/usr/"):
-            argv += ["--ro-bind", path, path]
-    argv += ["--ro-bind", str(SERVER), "/opt/neurosym/server.py"]
-    argv += ["--proc", "/proc", "--dev", "/dev"]
-    argv += ["--size", str(4 * limits.file_mb << 20), "--tmpfs", "/tmp", "--chdir", "/tmp"]
-    argv += ["--remount-ro", "/dev", "--remount-ro", "/"]  # the jail's own root and /dev: no writes either
-    argv += ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp"]
-    argv += ["--setenv", "LANG", "C.UTF-8", "--setenv", "NEUROSYM_SANDBOX_PRELOAD", ",".join(PRELOAD)]
-    argv += [python, "-I", "-S", "-B", "/opt/neurosym/server.py", *_package_roots(ALLOWED_PACKAGES)]
-    return argv
+@functools.lru_cache(maxsize=1)
+def _bwrap_has_as_pid_1() -> bool:
+    # Without --as-pid-1 bwrap's own init would share the jail: dumpable, unfiltered, writable.
+    try:
+        shown = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--as-pid-1" in shown.stdout + shown.stderr
 
 
 _JAIL_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -241,20 +252,25 @@ class _Server:
             _spawner()
             .submit(
                 subprocess.Popen,
-                _bwrap_command(limits),
+                bwrap_command(limits),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 start_new_session=True,
                 close_fds=True,
-                env=_JAIL_ENVIRONMENT,  # bwrap's own init process keeps the environment it was given
+                env=_JAIL_ENVIRONMENT,  # bwrap itself sees no more of our environment than this
             )
             .result()
         )
         ready = self._read_line(time.monotonic() + START_TIMEOUT_S)
-        if ready is None or json.loads(ready).get("ready") is not True:
+        try:
+            started = ready is not None and protocol.loads(ready) == {"ready": True}
+        except protocol.Malformed:
+            started = False
+        if not started:
+            message = self.stderr_text() or "no message"
             self.kill()
-            raise SandboxUnavailable(f"the sandbox did not start: {self.stderr_text() or 'no message'}")
+            raise SandboxUnavailable(f"the sandbox did not start: {message}")
 
     def stderr_text(self) -> str:
         self._stderr.seek(0)
@@ -264,6 +280,8 @@ class _Server:
         stdout = self.process.stdout
         assert stdout is not None
         while b"\n" not in self._buffer:
+            if len(self._buffer) > protocol.MAX_JSON_BYTES:  # a server that floods us is a broken one
+                return None
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([stdout], [], [], left)[0]:
                 return None
@@ -274,12 +292,12 @@ class _Server:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
-    def ask(self, request: dict[str, Any], wait_s: float) -> dict[str, Any] | None:
-        """Send a request; the response, or ``None`` when the server died or hung."""
+    def ask(self, request: dict[str, Any], wait_s: float) -> object:
+        """Send a request; the parsed response (not yet checked), or ``None`` when the server died or hung."""
         stdin = self.process.stdin
         assert stdin is not None
         try:
-            stdin.write(json.dumps(request).encode() + b"\n")
+            stdin.write(protocol.dumps(request))
             stdin.flush()
         except OSError:
             return None
@@ -287,10 +305,9 @@ class _Server:
         if line is None:
             return None
         try:
-            response = json.loads(line)
-        except ValueError:
+            return protocol.loads(line)
+        except protocol.Malformed:
             return None
-        return response if isinstance(response, dict) else None
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -383,19 +400,31 @@ class Sandbox:
     def sympy_equal(self, a: str, b: str, *, limits: Limits | None = None) -> bool | None:
         """Whether two expressions are equal by SymPy (``simplify(a - b) == 0``), decided in the sandbox.
 
-        SymPy's parser evaluates its input, so model output is only ever parsed here. ``None``
-        when SymPy cannot read one of them or runs out of time.
+        The expressions are data, never code: only numbers, names, arithmetic and calls of the
+        functions in :data:`neurosym.sandbox._protocol.EXPRESSION_FUNCTIONS` are read, and the
+        SymPy expression is built from their syntax tree (SymPy's own parser would ``eval`` them,
+        and code run in the child could write any verdict on its result channel). The child
+        that compares them runs no code of theirs, in the sandbox still, because ``simplify``
+        may take any time or memory. ``None`` when one is outside that grammar, SymPy cannot
+        compare them, or it runs out of time.
 
         Example:
             >>> with Sandbox() as box:
             ...     box.sympy_equal("sqrt(8)", "2*sqrt(2)"), box.sympy_equal("1/3", "0.333")
             (True, False)
+            >>> print(box.sympy_equal("__import__('os').getpid()", "1"))  # refused before anything runs
+            None
 
         """
+        for text in (a, b):
+            try:
+                protocol.expression_tree(text)
+            except protocol.Malformed:
+                return None
         run = self._submit({"task": "sympy_equal", "a": a, "b": b}, limits or replace(self.limits, wall_s=5.0))
-        if not run.ok or not run.value:
+        if not run.ok or not run.value or run.value.get("type") != "bool":
             return None
-        return run.value.get("text") == "True"
+        return {"True": True, "False": False}.get(run.value.get("text") or "")
 
     def _submit(self, request: dict[str, Any], limits: Limits) -> Execution:
         request = {**request, "limits": asdict(limits)}
@@ -416,7 +445,14 @@ class Sandbox:
                 return Execution(
                     "crashed", message="the sandbox server died or hung" + (f": {message}" if message else "")
                 )
-            return _execution(response)
+            run, well_formed = _checked_execution(response, limits.output_bytes)
+            # A server that could not empty /tmp, or that answers out of protocol, serves no more:
+            # the next execution gets a new jail.
+            if "restart" in run.details or not well_formed:
+                server.kill()
+                server = None
+                self.restarts += 1
+            return run
         finally:
             self._release(slot, server)
 

@@ -98,8 +98,8 @@ def test_program_too_long_is_refused_without_running(sandbox):
 def test_sympy_equal_decides_in_the_sandbox(sandbox):
     assert sandbox.sympy_equal("sqrt(8)", "2*sqrt(2)") is True
     assert sandbox.sympy_equal("1/3", "0.33") is False
-    # SymPy's parser evaluates its input: in the sandbox, the shell never runs (system() != 0).
-    assert sandbox.sympy_equal("__import__('os').system('true')", "0") is False
+    # SymPy's parser evaluates its input; ours reads arithmetic only, so code is refused unread.
+    assert sandbox.sympy_equal("__import__('os').system('true')", "0") is None
     assert sandbox.sympy_equal("(", "1") is None
 
 
