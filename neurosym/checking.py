@@ -3,19 +3,29 @@
 :func:`check_fol` is the entry point for first-order logic. Everything wrong with the input comes
 back as a verdict (``invalid`` with a message that points at the line and column), never as an
 exception.
+
+**Deadlines.** ``timeout`` bounds the whole call, not each step: one
+:class:`~neurosym.deadlines.Deadline` is shared by parsing, the signature check, every prover
+(run side by side when there are several) and the countermodels. When it passes before the
+question is settled the verdict is ``timeout``; when it passes after (Z3 found both models but was
+still reading them) the decided verdict stands and its countermodels are marked ``truncated``.
+The call returns within a fraction of a second of ``timeout`` (``benchmarks/deadlines.py``
+measures by how much).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, get_args
 
+from neurosym.deadlines import Deadline, check_seconds
 from neurosym.errors import ConfigurationError, ParseError
-from neurosym.fol.parser import parse_formula
+from neurosym.fol.parser import ParseTimeout, parse_formula
 from neurosym.fol.signature import check_signature, repair_signature
 from neurosym.fol.syntax import EntailmentProblem, Formula, to_text
-from neurosym.provers import get_prover
+from neurosym.provers import Prover, get_prover
 from neurosym.types import DECIDED, Formalization, Verdict
 
 __all__ = ["MAX_PROBLEM_CHARS", "check_fol", "combine_verdicts"]
@@ -32,8 +42,18 @@ def _invalid(message: str, feedback: str, started: float, **details: Any) -> Ver
     )
 
 
+def _out_of_time(stage: str, timeout: float, started: float) -> Verdict:
+    return Verdict(
+        "timeout",
+        message=f"ran out of time ({timeout:g} s) while {stage}",
+        feedback="The problem is too large to check in time; write fewer, shorter formulas.",
+        elapsed_s=time.perf_counter() - started,
+        details={"stage": stage},
+    )
+
+
 def _parse_all(
-    premises: Sequence[str | Formula], conclusion: str | Formula, started: float
+    premises: Sequence[str | Formula], conclusion: str | Formula, started: float, deadline: Deadline, timeout: float
 ) -> tuple[list[Formula], Formula] | Verdict:
     items = [*premises, conclusion]
     texts = [item for item in items if isinstance(item, str)]
@@ -50,8 +70,12 @@ def _parse_all(
             parsed.append(item)
             continue
         where = "the conclusion" if index == len(items) - 1 else f"premise {index + 1}"
+        if deadline.expired():
+            return _out_of_time(f"parsing {where}", timeout, started)
         try:
-            parsed.append(parse_formula(item))
+            parsed.append(parse_formula(item, deadline=deadline))
+        except ParseTimeout:
+            return _out_of_time(f"parsing {where}", timeout, started)
         except ParseError as err:
             return _invalid(
                 f"{where}: {err.message}",
@@ -79,15 +103,21 @@ def check_fol(
     Args:
         premises: formulas as text (any spelling the parser accepts) or as parsed ASTs.
         conclusion: the formula to decide.
-        timeout: seconds for each prover.
-        provers: which provers to run; with more than one, their verdicts are compared and a
-            disagreement is reported as ``unknown`` (see :func:`combine_verdicts`).
+        timeout: seconds for the whole call (parsing, every prover, countermodels); a finite
+            number above 0 and at most a week.
+        provers: which provers to run; with more than one they run side by side under the same
+            deadline, their verdicts are compared and a disagreement is reported as ``unknown``
+            (see :func:`combine_verdicts`).
         repair_signature_clashes: rename a name used in two roles apart instead of returning
             ``invalid``; the verdict's ``details["repairs"]`` lists what was renamed.
 
     Returns:
         A :class:`~neurosym.types.Verdict`: ``proved`` / ``disproved`` / ``uncertain`` with a
         certificate, or ``inconsistent``, ``invalid``, ``unknown``, ``timeout``.
+
+    Raises:
+        ConfigurationError: a bad ``timeout`` (``nan``, ``inf``, 0, negative, not a number), no
+            prover or an unknown one, or one string as ``premises``.
 
     Example:
         >>> v = check_fol(["∀x (Man(x) → Mortal(x))", "Man(socrates)"], "Mortal(socrates)")
@@ -98,14 +128,15 @@ def check_fol(
         ('invalid', 'formula ends too early', 7)
 
     """
-    if timeout <= 0:
-        raise ConfigurationError(f"timeout must be positive, got {timeout}")
+    seconds = check_seconds(timeout, "timeout")
+    deadline = Deadline.after(seconds)
+    started = time.perf_counter()
     if not provers:
         raise ConfigurationError("name at least one prover")
     if isinstance(premises, str):
         raise ConfigurationError("premises must be a list of formulas, not one string")
-    started = time.perf_counter()
-    parsed = _parse_all(premises, conclusion, started)
+    chosen = [get_prover(name) for name in provers]  # an unknown name is refused before any work
+    parsed = _parse_all(premises, conclusion, started, deadline, seconds)
     if isinstance(parsed, Verdict):
         return parsed
     premise_asts, conclusion_ast = parsed
@@ -125,11 +156,12 @@ def check_fol(
         formulas, renames = repair_signature(formulas)
         premise_asts, conclusion_ast = formulas[:-1], formulas[-1]
         repairs = [str(r) for r in renames]
+    if deadline.expired():
+        return _out_of_time("checking the signature", seconds, started)
     problem = EntailmentProblem(tuple(premise_asts), conclusion_ast)
     source = "\n".join([*(to_text(p) for p in premise_asts), "⊢ " + to_text(conclusion_ast)])
     formalization = Formalization("fol", source, problem)
-    verdicts = [get_prover(name).check(formalization, timeout_s=timeout) for name in provers]
-    verdict = combine_verdicts(verdicts)
+    verdict = combine_verdicts(_run_provers(chosen, formalization, seconds, deadline))
     if repairs:
         verdict = _with(
             verdict,
@@ -137,6 +169,18 @@ def check_fol(
             details={**verdict.details, "repairs": repairs},
         )
     return _with(verdict, elapsed_s=time.perf_counter() - started)
+
+
+def _run_provers(
+    provers: Sequence[Prover], formalization: Formalization, seconds: float, deadline: Deadline
+) -> list[Verdict]:
+    """Each prover's verdict, in order; several run side by side (threads) under the one deadline."""
+    if len(provers) == 1:
+        return [provers[0].check(formalization, timeout_s=seconds, deadline=deadline)]
+    # Z3 releases the GIL inside its solver and E runs as processes, so threads really overlap.
+    with ThreadPoolExecutor(max_workers=len(provers), thread_name_prefix="neurosym-prover") as pool:
+        futures = [pool.submit(p.check, formalization, timeout_s=seconds, deadline=deadline) for p in provers]
+        return [future.result() for future in futures]
 
 
 def _with(verdict: Verdict, **changes: Any) -> Verdict:

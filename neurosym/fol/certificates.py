@@ -46,7 +46,22 @@ class Countermodel:
     """A finite structure: its domain, what constants denote and which atoms hold.
 
     ``predicates`` lists each predicate as ``(name, arity, tuples it holds for)``; ``functions``
-    lists each function with its table; ``truncated`` says a table was cut short for size.
+    lists each function with its table. A model too large to show in full, or one whose reading
+    was stopped by a deadline, is ``truncated``: a table may list only some of its rows,
+    ``omitted`` names the symbols (``name/arity``) left out altogether and ``note`` says why.
+
+    Example:
+        >>> m = Countermodel("a model", ("e0",), (("a", "e0"),), (("P", 1, (("e0",),)),), omitted=("Q/2",),
+        ...                  truncated=True, note="the deadline passed")
+        >>> print(m.render())
+        a model:
+          domain: {e0}
+          a = e0
+          P: {e0}
+          (cut short: the deadline passed; not shown: Q/2)
+        >>> Countermodel.from_dict(m.to_dict()) == m
+        True
+
     """
 
     title: str
@@ -55,6 +70,8 @@ class Countermodel:
     predicates: tuple[tuple[str, int, tuple[tuple[str, ...], ...]], ...]
     functions: tuple[tuple[str, tuple[tuple[tuple[str, ...], str], ...]], ...] = ()
     truncated: bool = False
+    omitted: tuple[str, ...] = ()
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -66,11 +83,13 @@ class Countermodel:
             "functions": {name: [[list(args), value] for args, value in rows] for name, rows in self.functions},
             "arities": {name: arity for name, arity, _ in self.predicates},
             "truncated": self.truncated,
+            "omitted": list(self.omitted),
+            "note": self.note,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Countermodel:
-        """Read back :meth:`to_dict`."""
+        """Read back :meth:`to_dict` (also the older form without ``omitted`` and ``note``)."""
         arities = data.get("arities") or {}
         predicates = tuple(
             (name, int(arities.get(name, len(rows[0]) if rows else 1)), tuple(tuple(row) for row in rows))
@@ -86,6 +105,8 @@ class Countermodel:
             predicates,
             functions,
             bool(data.get("truncated", False)),
+            tuple(str(name) for name in data.get("omitted", ())),
+            str(data.get("note", "")),
         )
 
     def render(self) -> str:
@@ -103,8 +124,19 @@ class Countermodel:
             shown = ", ".join(f"{name}({', '.join(args)}) = {value}" for args, value in table)
             lines.append(f"  {shown}")
         if self.truncated:
-            lines.append("  (tables cut short)")
+            lines.append(f"  ({self._cut_short()})")
         return "\n".join(lines)
+
+    def _cut_short(self) -> str:
+        parts = [f"cut short: {self.note}" if self.note else "tables cut short"]
+        if self.omitted:
+            listed = ", ".join(self.omitted[:_OMITTED_LISTED])
+            more = len(self.omitted) - _OMITTED_LISTED
+            parts.append(f"not shown: {listed}" + (f" and {more} more" if more > 0 else ""))
+        return "; ".join(parts)
+
+
+_OMITTED_LISTED = 10  # symbols named in a rendered "not shown" line; the rest are counted
 
 
 @dataclass(frozen=True, slots=True)

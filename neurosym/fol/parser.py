@@ -7,7 +7,10 @@ The grammar (``fol.lark`` beside this file) accepts the dialect of FOLIO, LINC a
 
 A name is a variable where a quantifier binds it and a constant elsewhere.
 
-Every failure is a :class:`neurosym.errors.ParseError` carrying the line and column.
+Every failure is a :class:`neurosym.errors.ParseError` carrying the line and column. Given a
+:class:`~neurosym.deadlines.Deadline`, parsing stops when it passes and raises :class:`ParseTimeout`
+(lexing and LALR parsing are linear but slow in pure Python: about 50 µs a token, so the longest
+formula accepted takes seconds).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from lark import Lark, Token, Transformer_NonRecursive
-from lark.exceptions import UnexpectedInput, VisitError
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedInput
 
 from neurosym._lark_errors import translate
-from neurosym.errors import ParseError
+from neurosym.deadlines import Deadline
+from neurosym.errors import ConfigurationError, NeurosymError, ParseError
 from neurosym.fol.syntax import (
     And,
     Const,
@@ -40,7 +44,7 @@ from neurosym.fol.syntax import (
     Xor,
 )
 
-__all__ = ["MAX_DEPTH", "MAX_FORMULA_CHARS", "grammar_text", "parse_formula", "parse_formulas"]
+__all__ = ["MAX_DEPTH", "MAX_FORMULA_CHARS", "ParseTimeout", "grammar_text", "parse_formula", "parse_formulas"]
 
 MAX_DEPTH = 200
 """Deepest nesting of connectives, quantifiers and function terms a formula may have."""
@@ -70,6 +74,23 @@ _TOKEN_NAMES = {
     "$END": "end of formula",
 }
 
+_TOKENS_PER_DEADLINE_CHECK = 256  # a clock read costs far less than lexing this many tokens
+
+
+class ParseTimeout(NeurosymError):
+    """The deadline passed before the text was parsed: not a verdict on the text, which may be fine.
+
+    ``position`` is how many characters were read, ``length`` how many there are.
+
+    Example:
+        >>> try:
+        ...     parse_formula(" ∧ ".join(["P(a)"] * 2000), deadline=Deadline(0.0))
+        ... except ParseTimeout as err:
+        ...     print(err.message.split(" after")[0])
+        ran out of time parsing the formula
+
+    """
+
 
 def grammar_text() -> str:
     """Return the Lark grammar of the FOL dialect (the single source for parsing and decoding).
@@ -84,11 +105,19 @@ def grammar_text() -> str:
 
 @cache
 def _parser() -> Lark:
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=False, maybe_placeholders=False)
+    # The transformer runs as the LALR parser reduces (no parse tree, no recursion, one pass).
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=False,
+        maybe_placeholders=False,
+        transformer=_ToAst(),
+    )
 
 
-class _ToAst(Transformer_NonRecursive):
-    """Build the AST bottom-up without recursion; names stay unresolved (`_Name`) until scoping."""
+class _ToAst(Transformer):
+    """Build the AST bottom-up as rules are reduced; names stay constants until `_scope` binds them."""
 
     def start(self, items: list[Any]) -> Any:
         return items[0]
@@ -179,12 +208,17 @@ def _scope(f: Formula, bound: frozenset[str] = frozenset()) -> Formula:
     raise TypeError(f"not a formula: {f!r}")
 
 
-def parse_formula(text: str) -> Formula:
+def parse_formula(text: str, *, deadline: Deadline | None = None) -> Formula:
     """Parse one formula.
+
+    Args:
+        text: the formula.
+        deadline: stop when it passes (checked every few hundred tokens) and raise :class:`ParseTimeout`.
 
     Raises:
         ParseError: for empty, malformed, too long or too deeply nested input; the error
             carries ``line``, ``column`` and an ``excerpt`` with a caret.
+        ParseTimeout: when ``deadline`` passed first.
 
     Example:
         >>> print(parse_formula("∀x (Dog(x) → ∃y (Owner(y, x) ∧ y ≠ x))"))
@@ -197,6 +231,8 @@ def parse_formula(text: str) -> Formula:
     """
     if not isinstance(text, str):
         raise ParseError(f"a formula must be a string, not {type(text).__name__}")
+    if deadline is not None and not isinstance(deadline, Deadline):
+        raise ConfigurationError(f"deadline must be a neurosym.deadlines.Deadline, not {type(deadline).__name__}")
     if not text.strip():
         raise ParseError("empty formula", line=1, column=1, excerpt="", text=text)
     if len(text) > MAX_FORMULA_CHARS:
@@ -208,13 +244,9 @@ def parse_formula(text: str) -> Formula:
             text=text[:200] + "…",
         )
     try:
-        tree = _parser().parse(text)
+        raw = _parse_raw(text, deadline)
     except UnexpectedInput as err:
         raise translate(err, text, _TOKEN_NAMES, what="formula") from None
-    try:
-        raw = _ToAst().transform(tree)
-    except VisitError as err:  # pragma: no cover - the transformer has no failing paths
-        raise ParseError(f"cannot build the formula: {err.orig_exc}") from None
     if _ast_depth(raw) > MAX_DEPTH:
         raise ParseError(
             f"formula nested too deeply (the limit is {MAX_DEPTH} levels)",
@@ -224,6 +256,23 @@ def parse_formula(text: str) -> Formula:
             text=text[:200],
         )
     return _scope(raw)
+
+
+def _parse_raw(text: str, deadline: Deadline | None) -> Formula:
+    """The AST with names unscoped, reading tokens one by one so that ``deadline`` can stop it."""
+    interactive = _parser().parse_interactive(text)
+    last: Token | None = None
+    for count, token in enumerate(interactive.iter_parse(), 1):
+        last = token
+        if deadline is not None and count % _TOKENS_PER_DEADLINE_CHECK == 0 and deadline.expired():
+            read = token.end_pos or 0
+            raise ParseTimeout(
+                f"ran out of time parsing the formula after {read:,} of {len(text):,} characters",
+                position=read,
+                length=len(text),
+            )
+    result: Formula = interactive.feed_eof(last)
+    return result
 
 
 def _ast_depth(f: Formula) -> int:
@@ -247,8 +296,10 @@ def _ast_depth(f: Formula) -> int:
     return deepest
 
 
-def parse_formulas(texts: Sequence[str]) -> list[Formula]:
+def parse_formulas(texts: Sequence[str], *, deadline: Deadline | None = None) -> list[Formula]:
     """Parse several formulas; a failure names the formula's index (0-based) in the message.
+
+    One ``deadline`` covers them all (see :func:`parse_formula`).
 
     Example:
         >>> [str(f) for f in parse_formulas(["P(a)", "all x. (P(x) -> Q(x))"])]
@@ -258,7 +309,7 @@ def parse_formulas(texts: Sequence[str]) -> list[Formula]:
     out: list[Formula] = []
     for index, text in enumerate(texts):
         try:
-            out.append(parse_formula(text))
+            out.append(parse_formula(text, deadline=deadline))
         except ParseError as err:
             raise ParseError(f"formula {index + 1}: {err.message}", **{**err.context, "formula_index": index}) from None
     return out

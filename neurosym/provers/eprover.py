@@ -14,7 +14,13 @@ anything else          —                      ``timeout`` (ResourceOut) or ``u
 =====================  =====================  ===================================================
 
 E is the Debian/Ubuntu package ``eprover``; :meth:`EProver.available` looks for it on ``PATH``.
-Each run is its own process group, killed at the deadline.
+
+**Deadlines.** One :class:`~neurosym.deadlines.Deadline` (the earlier of ``timeout_s`` and the
+``deadline`` passed in) covers both runs. Each run gets E's own CPU limit (the seconds left, rounded
+up: E takes whole seconds) and a wall deadline: each run is its own process group (session), and a
+group still running :data:`WALL_GRACE_S` after the deadline is killed whole (SIGKILL), so a loaded
+machine (CPU time lagging wall time) or a hung binary cannot hold the call. E writes to files, not
+pipes, so neither run can block on a full pipe while the other is waited for.
 
 Example:
     >>> from neurosym.fol import parse_formulas
@@ -27,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -39,13 +46,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from neurosym.deadlines import Deadline
 from neurosym.errors import ConfigurationError, SolverCrashedError, SolverUnavailableError
 from neurosym.fol.certificates import PremisesUsed
 from neurosym.fol.export import tptp_problem
 from neurosym.fol.syntax import EntailmentProblem, Formula, Not, to_text
+from neurosym.provers.base import prover_deadline
 from neurosym.types import EntailmentLabel, Formalization, Verdict
 
-__all__ = ["EProver"]
+__all__ = ["WALL_GRACE_S", "EProver"]
+
+WALL_GRACE_S = 0.1
+"""Seconds past the deadline before a run still going is killed: time for E to write its own status."""
+
+_MIN_START_S = 0.05  # with less time left than this, starting E cannot pay off: report a timeout at once
 
 _SZS = re.compile(r"^# SZS status (\w+)", re.MULTILINE)
 _AXIOM_USED = re.compile(r"^fof\(p(\d+), axiom,", re.MULTILINE)
@@ -108,26 +122,66 @@ class EProver:
             )
         return path
 
-    def check(self, formalization: Formalization, *, timeout_s: float = 10.0) -> Verdict:
-        """Decide a FOL formalization whose ``parsed`` is an :class:`EntailmentProblem`."""
+    def check(
+        self, formalization: Formalization, *, timeout_s: float = 10.0, deadline: Deadline | None = None
+    ) -> Verdict:
+        """Decide a FOL formalization whose ``parsed`` is an :class:`EntailmentProblem`.
+
+        ``timeout_s`` and ``deadline`` as in :meth:`prove`.
+
+        Example:
+            >>> from neurosym.fol import parse_formula
+            >>> problem = EntailmentProblem((), parse_formula("P(a)"))
+            >>> EProver().check(Formalization("fol", "⊢ P(a)", problem), timeout_s=-1)
+            Traceback (most recent call last):
+            ...
+            neurosym.errors.ConfigurationError: timeout_s must be a finite number of seconds greater than 0, got -1
+
+        """
+        prover_deadline(timeout_s, deadline)  # refuse a bad time limit before looking at the problem
         problem = formalization.parsed
         if not isinstance(problem, EntailmentProblem):
             raise ConfigurationError(f"eprover checks FOL entailment problems, not {type(problem).__name__}")
-        return self.prove(problem.premises, problem.conclusion, timeout_s=timeout_s)
+        return self.prove(problem.premises, problem.conclusion, timeout_s=timeout_s, deadline=deadline)
 
-    def prove(self, premises: Sequence[Formula], conclusion: Formula, *, timeout_s: float = 10.0) -> Verdict:
-        """Decide whether ``premises`` entail ``conclusion``, its negation, or neither."""
-        if timeout_s <= 0:
-            raise ConfigurationError(f"timeout_s must be positive, got {timeout_s}")
+    def prove(
+        self,
+        premises: Sequence[Formula],
+        conclusion: Formula,
+        *,
+        timeout_s: float = 10.0,
+        deadline: Deadline | None = None,
+    ) -> Verdict:
+        """Decide whether ``premises`` entail ``conclusion``, its negation, or neither.
+
+        The call returns by the earlier of ``timeout_s`` seconds and ``deadline`` (shared with
+        other steps), plus :data:`WALL_GRACE_S`; runs still going then are killed.
+
+        Raises:
+            ConfigurationError: ``timeout_s`` is not a finite number of seconds above 0.
+            SolverUnavailableError: E is not installed.
+            SolverCrashedError: E ended without an SZS status.
+
+        Example:
+            >>> from neurosym.fol import parse_formula
+            >>> EProver().prove([], parse_formula("P(a)"), timeout_s=float("inf"))
+            Traceback (most recent call last):
+            ...
+            neurosym.errors.ConfigurationError: timeout_s must be a finite number of seconds greater than 0, got inf
+
+        """
+        limit = prover_deadline(timeout_s, deadline)
         path = self._path()
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="neurosym-e-") as tmp:
-            positive = Path(tmp, "conclusion.p")
-            negative = Path(tmp, "negation.p")
-            positive.write_text(tptp_problem(premises, conclusion) + "\n", encoding="utf-8")
-            negative.write_text(tptp_problem(premises, Not(conclusion)) + "\n", encoding="utf-8")
-            runs = self._run_all([positive, negative], path, timeout_s)
-        pos, neg = runs
+        if limit.left() < _MIN_START_S:
+            pos = neg = _Run("Timeout", "", ())
+        else:
+            with tempfile.TemporaryDirectory(prefix="neurosym-e-") as tmp:
+                positive = Path(tmp, "conclusion.p")
+                negative = Path(tmp, "negation.p")
+                positive.write_text(tptp_problem(premises, conclusion) + "\n", encoding="utf-8")
+                negative.write_text(tptp_problem(premises, Not(conclusion)) + "\n", encoding="utf-8")
+                pos, neg = self._run_all([positive, negative], path, limit)
 
         def done(status: str, **kw: Any) -> Verdict:
             return Verdict(
@@ -165,45 +219,62 @@ class EProver:
         timed_out = {pos.status, neg.status} & _OUT_OF_TIME
         return done("timeout" if timed_out else "unknown")
 
-    def _run_all(self, problems: list[Path], path: str, timeout_s: float) -> list[_Run]:
-        cpu_limit = max(1, int(timeout_s + 0.999))
-        procs = [
-            subprocess.Popen(
-                [
-                    path,
-                    "--auto",
-                    "-s",
-                    "--proof-object",
-                    f"--cpu-limit={cpu_limit}",
-                    f"--memory-limit={self.memory_limit_mb}",
-                    str(problem),
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                start_new_session=True,  # its own process group, so a kill takes everything
-            )
-            for problem in problems
-        ]
-        deadline = time.monotonic() + timeout_s + 1.0
-        runs = []
-        for proc in procs:
-            try:
-                output, _ = proc.communicate(timeout=max(0.01, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+    def _run_all(self, problems: list[Path], path: str, deadline: Deadline) -> list[_Run]:
+        cpu_limit = max(1, math.ceil(deadline.left()))
+        procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+        try:
+            for problem in problems:
+                output = problem.with_suffix(".out")
+                with output.open("wb") as sink:  # the child keeps its own copy of the descriptor
+                    proc = subprocess.Popen(
+                        [
+                            path,
+                            "--auto",
+                            "-s",
+                            "--proof-object",
+                            f"--cpu-limit={cpu_limit}",
+                            f"--memory-limit={self.memory_limit_mb}",
+                            str(problem),
+                        ],
+                        stdin=subprocess.DEVNULL,
+                        stdout=sink,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # its own process group, so a kill takes everything
+                    )
+                procs.append((proc, output))
+            kill_at = Deadline(deadline.at + WALL_GRACE_S)  # one moment for both runs, not a grace each
+            runs = []
+            for proc, output in procs:
+                try:
+                    proc.wait(timeout=kill_at.left())
+                except subprocess.TimeoutExpired:
+                    _kill_group(proc)
+                    proc.wait()
+                    runs.append(_Run("Timeout", _read(output), ()))
+                    continue
+                text = _read(output)
+                found = _SZS.findall(text)
+                status = found[-1] if found else "Crashed"
+                used = tuple(sorted({int(i) for i in _AXIOM_USED.findall(text)})) if status in _PROVED else ()
+                runs.append(_Run(status, text, used))
+            return runs
+        finally:  # nothing E started outlives the call, even after an error or an interrupt above
+            for proc, _ in procs:
                 _kill_group(proc)
-                output, _ = proc.communicate()
-                runs.append(_Run("Timeout", output or "", ()))
-                continue
-            found = _SZS.findall(output)
-            status = found[-1] if found else "Crashed"
-            used = tuple(sorted({int(i) for i in _AXIOM_USED.findall(output)})) if status in _PROVED else ()
-            runs.append(_Run(status, output, used))
-        return runs
+                if proc.returncode is None:
+                    proc.wait()
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def _read(output: Path) -> str:
+    return output.read_text(encoding="utf-8", errors="replace") if output.exists() else ""
+
+
+def _kill_group(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL the process group that ``proc`` leads: E and anything it started.
+
+    Safe after ``proc`` was reaped: Linux does not reuse an id while a process group holds it.
+    """
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:  # already gone
+    except (ProcessLookupError, PermissionError):  # already gone (a zombie's group may refuse signals)
         pass

@@ -144,7 +144,7 @@ def test_exceptions_become_verdicts_and_usage_errors_propagate(pool):
         pool.submit(helpers.raise_error, "configuration", timeout_s=5).result(timeout=10)
     with pytest.raises(ConfigurationError, match="returned int, not a Verdict"):
         pool.submit(helpers.not_a_verdict, timeout_s=5).result(timeout=10)
-    with pytest.raises(ConfigurationError, match="timeout must be positive"):
+    with pytest.raises(ConfigurationError, match="timeout must be a finite number of seconds greater than 0"):
         pool.submit(check_fol, ["P(a)"], "P(a)", timeout=0, timeout_s=5).result(timeout=10)
 
 

@@ -1,17 +1,21 @@
 import json
+import math
 import stat
 import time
+from pathlib import Path
 
 import pytest
 
 from neurosym import check_fol, combine_verdicts
+from neurosym.deadlines import Deadline
 from neurosym.errors import ConfigurationError, SolverCrashedError, SolverError, SolverUnavailableError
 from neurosym.fol import parse_formula, parse_formulas
 from neurosym.fol.certificates import PremisesUsed
+from neurosym.fol.syntax import EntailmentProblem
 from neurosym.provers import get_prover
 from neurosym.provers.eprover import EProver
 from neurosym.provers.z3 import Z3Prover
-from neurosym.types import EntailmentLabel, Verdict
+from neurosym.types import EntailmentLabel, Formalization, Verdict
 
 # Hand-checked problems: (premises, conclusion, status, premises used by the proof or None).
 CASES = [
@@ -129,9 +133,15 @@ def test_get_prover_passes_options():
     assert prover.to_dict()["memory_limit_mb"] == 512
 
 
-def test_timeout_must_be_positive():
-    with pytest.raises(ConfigurationError, match="positive"):
-        EProver().prove(parse_formulas(["P(a)"]), parse_formula("P(a)"), timeout_s=0)
+@pytest.mark.parametrize("timeout", [0, -2, math.nan, math.inf, 1e12, "5", None])
+def test_a_bad_timeout_is_a_configuration_error_naming_timeout_s(tmp_path, timeout):
+    prover = _fake_e(tmp_path, 'touch "$(dirname "$0")/ran"\necho "# SZS status Theorem"\n')
+    problem = EntailmentProblem(tuple(parse_formulas(["P(a)"])), parse_formula("P(a)"))
+    with pytest.raises(ConfigurationError, match=r"^timeout_s must be"):
+        prover.prove(parse_formulas(["P(a)"]), parse_formula("P(a)"), timeout_s=timeout)
+    with pytest.raises(ConfigurationError, match=r"^timeout_s must be"):
+        prover.check(Formalization("fol", "P(a) ⊢ P(a)", problem), timeout_s=timeout)
+    assert not (tmp_path / "ran").exists()  # refused before E was started
 
 
 def _fake_e(tmp_path, body):
@@ -197,6 +207,66 @@ def test_a_hung_prover_is_killed_at_the_deadline(tmp_path):
     assert time.perf_counter() - started < 5
     assert verdict.status == "timeout"
     assert verdict.details["szs"] == {"conclusion": "Timeout", "negation": "Timeout"}
+
+
+def _gone(pid, within_s=5.0):
+    """Whether process ``pid`` has ended (is absent or a zombie) within ``within_s`` seconds."""
+    stop = time.monotonic() + within_s
+    while time.monotonic() < stop:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_hung_prover_and_everything_it_started_are_killed(tmp_path):
+    # the fake E starts a grandchild (as a shell script's pipeline would) and hangs; a deadline
+    # that only killed E itself would leave the grandchild running
+    prover = _fake_e(tmp_path, 'sleep 60 &\necho $! >> "$(dirname "$0")/children"\nwait\n')
+    verdict = prover.prove(parse_formulas(["P(a)"]), parse_formula("P(a)"), timeout_s=0.3)
+    assert verdict.status == "timeout"
+    children = [int(line) for line in (tmp_path / "children").read_text().split()]
+    assert len(children) == 2  # one per run: the conclusion and its negation
+    assert all(_gone(pid) for pid in children)
+
+
+def test_what_a_finished_prover_left_running_is_killed(tmp_path):
+    prover = _fake_e(
+        tmp_path, '(sleep 60 & echo $! >> "$(dirname "$0")/children")\necho "# SZS status CounterSatisfiable"\n'
+    )
+    verdict = prover.prove(parse_formulas(["P(a)"]), parse_formula("Q(a)"), timeout_s=5)
+    assert verdict.status == "uncertain"
+    children = [int(line) for line in (tmp_path / "children").read_text().split()]
+    assert len(children) == 2 and all(_gone(pid) for pid in children)
+
+
+def test_a_passed_shared_deadline_is_a_timeout_without_starting_e(tmp_path):
+    prover = _fake_e(tmp_path, 'touch "$(dirname "$0")/ran"\necho "# SZS status Theorem"\n')
+    verdict = prover.prove(parse_formulas(["P(a)"]), parse_formula("P(a)"), timeout_s=30, deadline=Deadline(0.0))
+    assert verdict.status == "timeout"
+    assert verdict.details["szs"] == {"conclusion": "Timeout", "negation": "Timeout"}
+    assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize(("timeout_s", "deadline_s", "cpu_limit"), [(2.5, None, 3), (30, 1.5, 2), (0.2, 30, 1)])
+def test_e_gets_the_seconds_left_as_its_cpu_limit(tmp_path, timeout_s, deadline_s, cpu_limit):
+    prover = _fake_e(tmp_path, 'echo "$@" >> "$(dirname "$0")/args"\necho "# SZS status CounterSatisfiable"\n')
+    deadline = Deadline.after(deadline_s) if deadline_s is not None else None
+    prover.prove(parse_formulas(["P(a)"]), parse_formula("Q(a)"), timeout_s=timeout_s, deadline=deadline)
+    calls = (tmp_path / "args").read_text().splitlines()
+    assert len(calls) == 2
+    assert all(f"--cpu-limit={cpu_limit} " in call for call in calls)
+
+
+def test_a_chatty_prover_cannot_block_on_its_output(tmp_path):
+    # far more output than a pipe holds: written to a file, it never blocks E while the other run is awaited
+    prover = _fake_e(tmp_path, 'yes "% padding" | head -c 2000000\necho\necho "# SZS status CounterSatisfiable"\n')
+    verdict = prover.prove(parse_formulas(["P(a)"]), parse_formula("Q(a)"), timeout_s=20)
+    assert verdict.status == "uncertain"
 
 
 # --- combining verdicts -------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 import json
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import z3
 
+from neurosym.deadlines import Deadline
 from neurosym.errors import ConfigurationError
 from neurosym.fol import parse_formula, parse_formulas
 from neurosym.fol.certificates import Countermodels, PremisesUsed
@@ -21,7 +23,7 @@ from neurosym.fol.syntax import (
     Var,
     Xor,
 )
-from neurosym.provers.z3 import Z3Prover
+from neurosym.provers.z3 import MAX_CONSTANTS_SHOWN, MAX_ROWS_SHOWN, MAX_SYMBOLS_SHOWN, Z3Prover, _Encoder
 from neurosym.types import EntailmentLabel, Formalization
 
 
@@ -170,6 +172,9 @@ def _holds(formula, model, env=None):
         (["f(a) = b", "P(a)"], "P(b)"),
         (["∀x ∃y Loves(x, y)"], "∃y ∀x Loves(x, y)"),
         (["Q(a)"], "∀x Q(x)"),
+        # ground problems, whose tables Z3 gives as explicit entries and a default (the fast reading)
+        (["R(a, b)", "¬R(b, a)", "a ≠ b", "f(a) = b", "g(a, b) = a"], "R(b, b)"),
+        (["¬S(a, a, b)", "S(b, a, a)", "T(c)", "a ≠ c"], "S(a, b, a) ∨ T(a)"),
     ],
 )
 def test_uncertain_comes_with_two_countermodels(premises, conclusion):
@@ -183,6 +188,7 @@ def test_uncertain_comes_with_two_countermodels(premises, conclusion):
     assert "a model of the premises where the conclusion is true" in text
     assert text.count("domain: {") == 2
     assert f"domain: {{{', '.join(first.domain)}}}" in first.render()
+    assert not first.truncated and not second.truncated
     goal = parse_formula(conclusion)
     assert _holds(goal, first) is False
     assert _holds(goal, second) is True
@@ -272,10 +278,18 @@ def test_check_refuses_other_targets():
         Z3Prover().check(Formalization("python", "print(1)", "print(1)"))
 
 
-@pytest.mark.parametrize("timeout", [0, -1])
-def test_timeout_must_be_positive(timeout):
-    with pytest.raises(ConfigurationError, match="positive"):
+@pytest.mark.parametrize("timeout", [0, -1, math.nan, math.inf, -math.inf, 1e12, "1", None, True])
+def test_a_bad_timeout_is_a_configuration_error_naming_timeout_s(timeout):
+    problem = EntailmentProblem(tuple(parse_formulas(["P(a)"])), parse_formula("P(a)"))
+    with pytest.raises(ConfigurationError, match=r"^timeout_s must be"):
         prove(["P(a)"], "P(a)", timeout_s=timeout)
+    with pytest.raises(ConfigurationError, match=r"^timeout_s must be"):
+        Z3Prover().check(Formalization("fol", "P(a) ⊢ P(a)", problem), timeout_s=timeout)
+
+
+def test_a_deadline_must_be_a_deadline():
+    with pytest.raises(ConfigurationError, match=r"deadline must be a neurosym\.deadlines\.Deadline"):
+        Z3Prover().prove([], parse_formula("P(a)"), deadline=5.0)
 
 
 def test_to_dict_and_availability():
@@ -298,3 +312,85 @@ def test_thread_safety():
     with ThreadPoolExecutor(max_workers=8) as pool:
         verdicts = list(pool.map(lambda job: prove(job[0], job[1]), jobs))
     assert [v.status for v in verdicts] == [job[2] for job in jobs]
+
+
+# --- deadlines and bounded countermodels --------------------------------------------------------
+
+
+def test_a_passed_shared_deadline_is_a_timeout_before_encoding():
+    verdict = Z3Prover().prove(parse_formulas(["P(a)"]), parse_formula("P(a)"), timeout_s=60, deadline=Deadline(0.0))
+    assert verdict.status == "timeout"
+    assert verdict.message == "z3 ran out of time while encoding the problem"
+    assert verdict.answer is None and verdict.feedback
+
+
+def test_the_earlier_of_timeout_and_deadline_holds():
+    # a far deadline leaves timeout_s in charge, and the infinite-model problem runs out of time
+    verdict = Z3Prover().prove(
+        parse_formulas(NO_MAXIMUM), parse_formula("P(a)"), timeout_s=0.3, deadline=Deadline.after(3600)
+    )
+    assert verdict.status == "timeout"
+    assert "premises ∧ ¬conclusion" in verdict.message
+
+
+def _model_of(premises, conclusion="Goal(a)"):
+    """A real Z3 model of premises ∧ ¬conclusion, with the encoder that built it."""
+    formulas = parse_formulas([*premises, conclusion])
+    ctx = z3.Context()
+    encoder = _Encoder(z3, ctx, formulas, Deadline.after(60))
+    solver = z3.Solver(ctx=ctx)
+    for f in formulas[:-1]:
+        solver.add(encoder.formula(f))
+    solver.add(z3.Not(encoder.formula(formulas[-1])))
+    assert solver.check() == z3.sat
+    return encoder, solver.model()
+
+
+def test_a_countermodel_read_after_the_deadline_names_everything_it_left_out():
+    encoder, model = _model_of(["P(a)", "∀x (P(x) → Q(x, b))", "f(a) = b"])
+    cut = encoder.countermodel(model, "late", Deadline(0.0))
+    assert cut.truncated is True
+    assert cut.note == "the deadline passed"
+    assert cut.predicates == () and cut.functions == () and cut.constants == ()
+    assert set(cut.omitted) == {"a", "b", "P/1", "Q/2", "Goal/1", "f/1"}
+    assert "(cut short: the deadline passed; not shown: " in cut.render()
+    full = encoder.countermodel(model, "in time", Deadline.after(60))
+    assert full.truncated is False and full.omitted == ()
+
+
+def test_countermodels_show_the_conclusions_symbols_first_and_at_most_so_many():
+    count = MAX_SYMBOLS_SHOWN + 15
+    premises = [f"A{i:02d}(a)" for i in range(count)]
+    verdict = prove(premises, "Zed(a) ∧ A40(a)")
+    assert verdict.status == "uncertain"
+    model = verdict.certificate.conclusion_false
+    names = [name for name, _, _ in model.predicates]
+    assert names[:2] == ["A40", "Zed"]
+    assert len(names) == MAX_SYMBOLS_SHOWN
+    assert len(model.omitted) == count + 1 - MAX_SYMBOLS_SHOWN  # A00..A74 and Zed
+    assert model.truncated and f"at most {MAX_SYMBOLS_SHOWN} predicates and functions shown" in model.note
+    # what is shown is still true in the model
+    a = dict(model.constants)["a"]
+    assert all((a,) in rows for name, _, rows in model.predicates if name.startswith("A"))
+
+
+def test_countermodel_tables_show_at_most_so_many_rows():
+    constants = [f"k{i}" for i in range(8)]  # 8 distinct elements: 64 pairs
+    distinct = [f"{p} ≠ {q}" for i, p in enumerate(constants) for q in constants[i + 1 :]]
+    verdict = prove([*distinct, "∀x ∀y Near(x, y)", "∀x ∀y (h(x, y) = k0)"], "Far(k0)")
+    assert verdict.status == "uncertain"
+    model = verdict.certificate.conclusion_false
+    near = dict((name, rows) for name, _, rows in model.predicates)["Near"]
+    assert len(near) == MAX_ROWS_SHOWN and len(set(near)) == MAX_ROWS_SHOWN
+    ((name, table),) = model.functions
+    assert name == "h" and len(table) == MAX_ROWS_SHOWN
+    assert model.truncated and f"at most {MAX_ROWS_SHOWN} rows a table" in model.note
+    assert model.omitted == ()
+
+
+def test_countermodels_show_at_most_so_many_constants():
+    count = MAX_CONSTANTS_SHOWN + 5
+    verdict = prove([f"P(c{i:03d})" for i in range(count)], "Q(c000)")
+    model = verdict.certificate.conclusion_false
+    assert len(model.constants) == MAX_CONSTANTS_SHOWN and model.constants[0][0] == "c000"
+    assert len(model.omitted) == 5 and model.truncated
