@@ -26,11 +26,13 @@ With ``--json`` an error is printed on stdout as ``{"error": {"type", "message",
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,10 +211,46 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_DECIDED if verdict.decided else EXIT_UNDECIDED
 
 
+class _StatusLine:
+    """A live line on stderr while the model writes: the sample, tokens so far, tokens per second.
+
+    Shown only on a terminal (never in a pipe or a log file); fed by the backend's progress callback.
+    """
+
+    def __init__(self, err: TextIO) -> None:
+        from rich.console import Console
+
+        self._console = Console(file=err, highlight=False)
+        self._status: Any = None
+        self._started = time.perf_counter()
+        self._sample_started = self._started
+        self._sample = -1
+        self._tokens = 0
+
+    def __enter__(self) -> _StatusLine:
+        self._status = self._console.status("loading the model…", spinner="dots")
+        self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._status.__exit__(*exc)
+
+    def __call__(self, event: Any) -> None:
+        now = time.perf_counter()
+        if event.sample_index != self._sample:
+            self._sample, self._sample_started = event.sample_index, now
+        self._tokens = event.completion_tokens
+        rate = self._tokens / max(now - self._sample_started, 1e-6)
+        state = "done" if event.done else "writing"
+        self._status.update(
+            f"sample {event.sample_index + 1} {state}: {self._tokens} tokens, {rate:.1f} tokens/s "
+            f"({now - self._started:.0f} s)"
+        )
+
+
 def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from neurosym.loop.refine import Budget, Strategy
-    from neurosym.settings import SamplingSettings
-    from neurosym.solving import MAX_PROBLEM_TEXT, solve
+    from neurosym.solving import MAX_PROBLEM_TEXT
     from neurosym.translators.backends import default_llm_spec, get_backend
 
     if args.text not in (None, "-"):
@@ -236,21 +274,38 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options: dict[str, Any] = {}
     if args.base_url:
         options["base_url"] = args.base_url
-    cache = None
-    if args.cache:
-        from neurosym.loop.cache import Cache
+    with contextlib.ExitStack() as stack:
+        cache = None
+        if args.cache:
+            from neurosym.loop.cache import Cache
 
-        cache = Cache(args.cache)
-    backend: Any = get_backend(args.llm or default_llm_spec(), **options)
-    if args.record:
-        from neurosym.translators.backends.replay import RecordingBackend
+            cache = stack.enter_context(Cache(args.cache))
+        backend: Any = get_backend(args.llm or default_llm_spec(), **options)
+        if args.record:
+            from neurosym.translators.backends.replay import RecordingBackend
 
-        backend = RecordingBackend(backend, args.record)
-    if cache is not None:
-        from neurosym.loop.cache import CachedBackend
+            backend = RecordingBackend(backend, args.record)
+        if cache is not None:
+            from neurosym.loop.cache import CachedBackend
 
-        backend = CachedBackend(backend, cache)
-    result = solve(
+            backend = CachedBackend(backend, cache)
+        status = stack.enter_context(_StatusLine(err)) if err.isatty() and not args.json else None
+        result = _solve_with(args, text, backend, strategy, budget, cache, progress=status)
+    if args.json:
+        out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.write(result.render() + "\n")
+        if args.trace and result.loop is not None:
+            out.write(result.loop.render_trace() + "\n")
+    return EXIT_DECIDED if result.verdict.decided else EXIT_UNDECIDED
+
+
+def _solve_with(args: argparse.Namespace, text: str, backend: Any, strategy: Any, budget: Any, cache: Any,
+                *, progress: Any) -> Any:  # fmt: skip
+    from neurosym.settings import SamplingSettings
+    from neurosym.solving import solve
+
+    return solve(
         text,
         target=args.target,
         llm=backend,
@@ -262,16 +317,8 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         strategy=strategy,
         budget=budget,
         verdict_cache=cache,
+        progress=progress,
     )
-    if cache is not None:
-        cache.close()
-    if args.json:
-        out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
-    else:
-        out.write(result.render() + "\n")
-        if args.trace and result.loop is not None:
-            out.write(result.loop.render_trace() + "\n")
-    return EXIT_DECIDED if result.verdict.decided else EXIT_UNDECIDED
 
 
 def _check_writable_file(name: str, what: str) -> None:

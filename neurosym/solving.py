@@ -45,7 +45,7 @@ from neurosym.settings import SamplingSettings, merge
 from neurosym.targets.fol import FolTarget
 from neurosym.targets.milp import MilpTarget
 from neurosym.targets.python import ProgramRun, PythonTarget
-from neurosym.translators.base import LLMBackend, Usage
+from neurosym.translators.base import LLMBackend, ProgressCallback, Usage
 from neurosym.translators.fol import FolTranslation, problem_from_text
 from neurosym.types import Answer, AnswerKind, Assignment, NumberAnswer, Problem, Verdict
 
@@ -249,6 +249,7 @@ def solve(
     budget: Budget | None = None,
     agreement: float | None = None,
     verdict_cache: Cache | None = None,
+    progress: ProgressCallback | None = None,
 ) -> SolveResult:
     """Translate a problem with an LLM and decide it with provers, through the feedback loop.
 
@@ -277,6 +278,8 @@ def solve(
             votes (overrides the strategy's).
         verdict_cache: look verdicts up in this :class:`~neurosym.loop.Cache` before running the
             provers or the sandbox, and store the new ones.
+        progress: called with a :class:`~neurosym.translators.base.Progress` as the model writes
+            (see :func:`neurosym.loop.refine.refine`).
 
     Raises:
         ConfigurationError: bad arguments (empty text, unknown backend or target).
@@ -318,7 +321,14 @@ def solve(
     strategy = replace(strategy, timeout_s=timeout)
     resolved = merge(defaults, settings)
     loop = refine(
-        problem, chosen, backend, strategy=strategy, budget=budget, settings=resolved, verdict_cache=verdict_cache
+        problem,
+        chosen,
+        backend,
+        strategy=strategy,
+        budget=budget,
+        settings=resolved,
+        verdict_cache=verdict_cache,
+        progress=progress,
     )
     if loop.exception is not None and not loop.attempts:
         raise loop.exception

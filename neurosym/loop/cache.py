@@ -60,9 +60,12 @@ from neurosym.translators.base import (
     GenerationRequest,
     GenerationResult,
     LLMBackend,
+    ProgressCallback,
     Sample,
     Usage,
     missing_runs,
+    renumber_progress,
+    report_finished,
     split_evenly,
 )
 from neurosym.translators.identity import backend_identity, normalize_identity
@@ -508,9 +511,16 @@ class CachedBackend:
         return f"CachedBackend({self.inner!r}, {self.cache!r})"
 
     def generate(
-        self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        settings: SamplingSettings | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[GenerationResult]:
-        """One result per request with ``settings.n`` samples, from the cache where it can."""
+        """One result per request with ``settings.n`` samples, from the cache where it can.
+
+        ``progress`` sees cached samples whole, at once, and new ones as the inner backend writes them.
+        """
         resolved = (settings or SamplingSettings()).resolved()
         n, seed = resolved.n or 1, resolved.seed or 0
         backend, model = self.inner.name, self.inner.model
@@ -529,6 +539,7 @@ class CachedBackend:
                 if found is None:
                     samples.append(None)
                 else:
+                    report_finished(progress, position, [found.sample], first_sample=len(samples))
                     samples.append(found.sample)
                     usage += found.usage
                     hits += 1
@@ -546,7 +557,11 @@ class CachedBackend:
         for (start, length), positions in runs.items():
             run_settings = dataclasses.replace(resolved, n=length, seed=seed + start)
             batch = [requests[p] for p in positions]
-            results = self.inner.generate(batch, settings=run_settings)
+            inner_progress = renumber_progress(progress, positions, first_sample=start)
+            if inner_progress is None:
+                results = self.inner.generate(batch, settings=run_settings)
+            else:
+                results = self.inner.generate(batch, settings=run_settings, progress=inner_progress)
             if len(results) != len(batch):
                 raise BackendError(
                     f"the {backend!r} backend returned {len(results)} results for {len(batch)} requests",

@@ -40,7 +40,14 @@ from neurosym.loop.cache import Cache, CachedChecker
 from neurosym.loop.result import Attempt, Cost, LoopResult
 from neurosym.settings import SamplingSettings, merge
 from neurosym.targets.base import Target
-from neurosym.translators.base import GenerationRequest, GenerationResult, LLMBackend, split_evenly
+from neurosym.translators.base import (
+    GenerationRequest,
+    GenerationResult,
+    LLMBackend,
+    Progress,
+    ProgressCallback,
+    split_evenly,
+)
 from neurosym.types import Formalization, Problem, Verdict
 
 __all__ = ["Budget", "Checker", "Strategy", "check_inline", "refine"]
@@ -150,8 +157,9 @@ class _Run:
     """The mutable state of one problem's loop."""
 
     def __init__(self, problem: Problem, target: Target, backend: LLMBackend, strategy: Strategy, budget: Budget,
-                 settings: SamplingSettings | None, checker: Checker) -> None:  # fmt: skip
-        self.problem, self.target, self.backend = problem, target, backend
+                 settings: SamplingSettings | None, checker: Checker,
+                 progress: ProgressCallback | None = None) -> None:  # fmt: skip
+        self.problem, self.target, self.backend, self.progress = problem, target, backend, progress
         self.strategy, self.budget, self.checker = strategy, budget, checker
         temperature = 0.0 if strategy.samples == 1 else strategy.temperature
         self.settings = merge(SamplingSettings(temperature=temperature, seed=0), settings)
@@ -176,10 +184,20 @@ class _Run:
             target_s=self.prompt_s + sum(a.parse_s for a in self.attempts),
         )
 
-    def generate(self, request: GenerationRequest, n: int, seed: int, temperature: float) -> GenerationResult:
+    def generate(
+        self, request: GenerationRequest, n: int, seed: int, temperature: float, *, first_sample: int
+    ) -> GenerationResult:
         settings = merge(self.settings, SamplingSettings(n=n, seed=seed, temperature=temperature))
         started = time.perf_counter()
-        [result] = self.backend.generate([request], settings=settings)
+        if self.progress is None:
+            [result] = self.backend.generate([request], settings=settings)
+        else:
+            report = self.progress
+
+            def renumbered(event: Progress) -> None:  # the backend counts samples per call; say which of the problem's
+                report(replace(event, sample_index=first_sample + event.sample_index))
+
+            [result] = self.backend.generate([request], settings=settings, progress=renumbered)
         self.model_s += time.perf_counter() - started
         self.model_calls += 1
         return result
@@ -249,6 +267,7 @@ def refine(
     settings: SamplingSettings | None = None,
     checker: Checker | None = None,
     verdict_cache: Cache | None = None,
+    progress: ProgressCallback | None = None,
 ) -> LoopResult:
     """Run the feedback loop on one problem and return what it found (never raises for verdicts).
 
@@ -263,6 +282,8 @@ def refine(
             default: in this process. Pass a process pool's checker to isolate provers.
         verdict_cache: look verdicts up in this cache before running the provers, and store the
             new ones (:class:`~neurosym.loop.cache.CachedChecker`).
+        progress: passed to the backend to watch the model write; its ``sample_index`` counts
+            the problem's samples (a repair carries the index of the sample it repairs).
 
     A backend that fails (an infrastructure error) ends the problem: the result records the
     error and keeps every attempt finished before it. Usage mistakes
@@ -274,7 +295,7 @@ def refine(
     checker = checker or check_inline
     if verdict_cache is not None:
         checker = CachedChecker(checker, verdict_cache)
-    run = _Run(problem, target, backend, strategy, budget or Budget(), settings, checker)
+    run = _Run(problem, target, backend, strategy, budget or Budget(), settings, checker, progress)
     started = time.perf_counter()
     request = target.request(problem)
     run.prompt_s += time.perf_counter() - started
@@ -290,7 +311,8 @@ def refine(
             if run.budget.samples is not None:
                 n = min(n, run.budget.samples - len(run.attempts))
             temperature = run.settings.temperature if run.settings.temperature is not None else 0.0
-            result = run.generate(request, n, (run.settings.seed or 0) + run.samples_drawn, temperature)
+            seed = (run.settings.seed or 0) + run.samples_drawn
+            result = run.generate(request, n, seed, temperature, first_sample=run.samples_drawn)
             first_sample = run.samples_drawn
             run.samples_drawn += n
             stop = None
@@ -305,7 +327,8 @@ def refine(
                     started = time.perf_counter()
                     repair = target.repair_request(problem, previous_request, previous.output, run.feedback(previous))
                     run.prompt_s += time.perf_counter() - started
-                    fixed = run.generate(repair, 1, (run.settings.seed or 0) + 1000 * k + index, temperature)
+                    seed = (run.settings.seed or 0) + 1000 * k + index
+                    fixed = run.generate(repair, 1, seed, temperature, first_sample=index)
                     [share_k] = _shares(fixed) or [(0, 0, 0.0)]
                     text = fixed.samples[0].text if fixed.samples else ""
                     previous = run.attempt(text, sample=index, round_=round_, repair=k, share=share_k)

@@ -5,7 +5,10 @@ the scripted test double, record/replay) implements :class:`LLMBackend`:
 
     backend.generate([request, ...], settings=SamplingSettings(n=5)) -> [result, ...]
 
-One result per request, each with ``n`` samples and the tokens and time it cost.
+One result per request, each with ``n`` samples and the tokens and time it cost. A caller that
+wants to watch the model write (a status line, a web page) passes ``progress=callback``: the
+backend calls it with a :class:`Progress` as tokens arrive (backends that cannot stream call it
+once per finished sample), and the results are the same as without it.
 
 Example:
     >>> from neurosym.translators.backends.scripted import ScriptedBackend
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -34,10 +37,14 @@ __all__ = [
     "GenerationResult",
     "LLMBackend",
     "Message",
+    "Progress",
+    "ProgressCallback",
     "Sample",
     "Usage",
     "check_allow_live_requests",
     "missing_runs",
+    "renumber_progress",
+    "report_finished",
     "request_key",
     "split_evenly",
 ]
@@ -252,6 +259,89 @@ def missing_runs(present: Sequence[bool]) -> list[tuple[int, int]]:
     return runs
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far one sample has got, sent while a backend generates (for status lines and web pages).
+
+    Example:
+        >>> Progress(request_index=0, sample_index=2, completion_tokens=17, text=" x").done
+        False
+
+    """
+
+    request_index: int
+    """Which request of the ``generate`` call."""
+    sample_index: int
+    """Which of its ``n`` samples."""
+    completion_tokens: int
+    """Tokens generated so far in this sample (an estimate where the backend does not say)."""
+    text: str
+    """The new text since the previous Progress of this sample (``""`` when unknown)."""
+    done: bool = False
+    """True once, when the sample is finished."""
+
+
+ProgressCallback = Callable[[Progress], None]
+"""What ``generate(..., progress=...)`` calls; it should return quickly (it runs on the generating thread)."""
+
+
+def report_finished(
+    progress: ProgressCallback | None, request_index: int, samples: Sequence[Sample], first_sample: int = 0
+) -> None:
+    """Tell ``progress`` about samples that are already whole: their text, then ``done``, for each.
+
+    For backends that cannot stream, and for samples served from a cache or a cassette.
+
+    Example:
+        >>> seen = []
+        >>> report_finished(seen.append, 0, [Sample("P(a)", "stop", 3)], first_sample=2)
+        >>> [(p.sample_index, p.text, p.done) for p in seen]
+        [(2, 'P(a)', False), (2, '', True)]
+
+    """
+    if progress is None:
+        return
+    for offset, sample in enumerate(samples):
+        index = first_sample + offset
+        if sample.text:
+            progress(Progress(request_index, index, sample.completion_tokens, sample.text))
+        progress(Progress(request_index, index, sample.completion_tokens, "", done=True))
+
+
+def renumber_progress(
+    progress: ProgressCallback | None, request_indices: Sequence[int], first_sample: int = 0
+) -> ProgressCallback | None:
+    """A callback for an inner call that asks for some of the requests and samples: events say the outer numbers.
+
+    ``request_indices[i]`` is the outer index of the inner call's request ``i``; inner sample ``j``
+    is outer sample ``first_sample + j`` (a wrapper that asks only for the missing samples).
+
+    Example:
+        >>> seen = []
+        >>> inner = renumber_progress(seen.append, [3], first_sample=2)
+        >>> inner(Progress(0, 1, 5, "x"))
+        >>> seen[0].request_index, seen[0].sample_index
+        (3, 3)
+
+    """
+    if progress is None:
+        return None
+    outer = progress
+
+    def renumbered(event: Progress) -> None:
+        outer(
+            Progress(
+                request_indices[event.request_index],
+                first_sample + event.sample_index,
+                event.completion_tokens,
+                event.text,
+                event.done,
+            )
+        )
+
+    return renumbered
+
+
 @runtime_checkable
 class LLMBackend(Protocol):
     """Anything that completes chat prompts in batches."""
@@ -262,7 +352,11 @@ class LLMBackend(Protocol):
     """Whether grammar constraints are applied (callers switch constrained decoding on by it)."""
 
     def generate(
-        self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        settings: SamplingSettings | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[GenerationResult]:
-        """One result per request, each with ``settings.n`` samples."""
+        """One result per request, each with ``settings.n`` samples; ``progress`` sees them being written."""
         ...

@@ -53,6 +53,8 @@ from neurosym.translators.base import (
     Constraint,
     GenerationRequest,
     GenerationResult,
+    Progress,
+    ProgressCallback,
     Sample,
     Usage,
     check_allow_live_requests,
@@ -208,9 +210,13 @@ class LlamaCppBackend:
     # --- generation ---------------------------------------------------------------------------
 
     def generate(
-        self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        settings: SamplingSettings | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[GenerationResult]:
-        """Complete each request ``n`` times (seeds ``seed … seed + n - 1``).
+        """Complete each request ``n`` times (seeds ``seed … seed + n - 1``); ``progress`` sees every token.
 
         Raises:
             ConfigurationError: live requests are switched off, a regex constraint, or a grammar
@@ -225,17 +231,23 @@ class LlamaCppBackend:
         n, seed = resolved.n or 1, resolved.seed or 0
         results = []
         with self._lock:
-            for request in requests:
+            for position, request in enumerate(requests):
                 messages = [m.to_dict() for m in request.messages]
                 constraint_kwargs = self._constraint_kwargs(request.constraint)
                 samples: list[Sample] = []
                 prompt_tokens, started = 0, time.perf_counter()
                 for index in range(n):
-                    with self._normalize_errors(), self._cache_saves(index == 0):
+                    with (
+                        self._normalize_errors(),
+                        self._cache_saves(index == 0),
+                        self._watch_tokens(progress, position, index),
+                    ):
                         response = self.llm.create_chat_completion(
                             messages=messages, seed=seed + index, **kwargs, **constraint_kwargs
                         )
                     samples.append(_sample(response))
+                    if progress is not None:
+                        progress(Progress(position, index, samples[-1].completion_tokens, "", done=True))
                     prompt_tokens = int(response.get("usage", {}).get("prompt_tokens", 0))
                 usage = Usage(prompt_tokens, sum(s.completion_tokens for s in samples), time.perf_counter() - started)
                 results.append(GenerationResult(tuple(samples), usage, self.name, self.model))
@@ -291,6 +303,38 @@ class LlamaCppBackend:
                 model=self.model,
             )
         llama_cpp.llama_sampler_free(sampler)
+
+    @contextmanager
+    def _watch_tokens(self, progress: ProgressCallback | None, request_index: int, sample_index: int) -> Iterator[None]:
+        """Report each sampled token to ``progress``, by wrapping ``Llama.sample`` for one completion.
+
+        ``Llama.generate`` calls ``self.sample`` once per token; shadowing it on the instance sees
+        every token without changing what is sampled (a ``logits_processor`` would switch off the
+        fast grammar path).
+        """
+        if progress is None:
+            yield
+            return
+        llm = self.llm
+        original = llm.sample
+        count = 0
+
+        def sample(*args: Any, **kwargs: Any) -> Any:
+            nonlocal count
+            token = original(*args, **kwargs)
+            count += 1
+            try:
+                text = llm.detokenize([int(token)]).decode("utf-8", "ignore")
+            except Exception:
+                text = ""
+            progress(Progress(request_index, sample_index, count, text))
+            return token
+
+        llm.sample = sample
+        try:
+            yield
+        finally:
+            del llm.sample  # the class's method again
 
     @contextmanager
     def _cache_saves(self, enabled: bool) -> Iterator[None]:

@@ -64,9 +64,12 @@ from neurosym.translators.base import (
     GenerationResult,
     LLMBackend,
     Message,
+    ProgressCallback,
     Sample,
     Usage,
     missing_runs,
+    renumber_progress,
+    report_finished,
     split_evenly,
 )
 from neurosym.translators.identity import backend_identity, identity_label, recorded_identity
@@ -349,13 +352,17 @@ class RecordingBackend:
         return self._cassette.torn_cut
 
     def generate(
-        self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        settings: SamplingSettings | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[GenerationResult]:
         """Generate with the wrapped backend (or the cassette, when resuming) and record new samples."""
         resolved = (settings or SamplingSettings()).resolved()
         n, seed = resolved.n or 1, resolved.seed or 0
         out: list[GenerationResult] = []
-        for request in requests:
+        for position, request in enumerate(requests):
             slots: list[Sample | None] = [None] * n
             usage = Usage()
             if self.resume:
@@ -364,12 +371,17 @@ class RecordingBackend:
                     if found is not None:
                         slots[i], usage = found[0], usage + found[1]
                         self.hits += 1
+                        report_finished(progress, position, [found[0]], first_sample=i)
             runs = missing_runs([s is not None for s in slots])
             if self.one_at_a_time:
                 runs = [(start + i, 1) for start, length in runs for i in range(length)]
             for start, length in runs:
                 run_settings = dataclasses.replace(resolved, n=length, seed=seed + start)
-                [result] = self.inner.generate([request], settings=run_settings)
+                inner_progress = renumber_progress(progress, [position], first_sample=start)
+                if inner_progress is None:
+                    [result] = self.inner.generate([request], settings=run_settings)
+                else:
+                    [result] = self.inner.generate([request], settings=run_settings, progress=inner_progress)
                 if len(result.samples) != length:
                     raise BackendError(
                         f"the {self.inner.name!r} backend returned {len(result.samples)} samples, "
@@ -455,9 +467,13 @@ class ReplayBackend:
         return self._count
 
     def generate(
-        self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        settings: SamplingSettings | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[GenerationResult]:
-        """Return the recorded samples of each request."""
+        """Return the recorded samples of each request (``progress`` sees each one whole)."""
         resolved = (settings or SamplingSettings()).resolved()
         results = []
         for request in requests:
@@ -475,5 +491,6 @@ class ReplayBackend:
                     )
                 samples.append(found[0])
                 usage += found[1]
+            report_finished(progress, len(results), samples)
             results.append(GenerationResult(tuple(samples), usage, self.name, self.model))
         return results

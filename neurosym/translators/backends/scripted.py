@@ -18,7 +18,14 @@ from typing import ClassVar
 
 from neurosym.errors import ConfigurationError, NeurosymError
 from neurosym.settings import SamplingSettings, merge
-from neurosym.translators.base import GenerationRequest, GenerationResult, Sample, Usage
+from neurosym.translators.base import (
+    GenerationRequest,
+    GenerationResult,
+    ProgressCallback,
+    Sample,
+    Usage,
+    report_finished,
+)
 
 __all__ = ["ScriptedBackend"]
 
@@ -78,9 +85,13 @@ class ScriptedBackend:
         return reply
 
     def generate(
-        self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        settings: SamplingSettings | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[GenerationResult]:
-        """Answer each request with ``n`` scripted samples."""
+        """Answer each request with ``n`` scripted samples (``progress`` sees each one whole)."""
         resolved = merge(SamplingSettings(n=1), settings)
         self.calls.append((list(requests), resolved))
         results = []
@@ -97,5 +108,6 @@ class ScriptedBackend:
                 samples.append(Sample(reply, "stop", max(1, len(reply.split()))))
             prompt_tokens = sum(len(m.content.split()) for m in request.messages)
             usage = Usage(prompt_tokens, sum(s.completion_tokens for s in samples), 0.0)
+            report_finished(progress, len(results), samples)
             results.append(GenerationResult(tuple(samples), usage, self.name, self.model))
         return results

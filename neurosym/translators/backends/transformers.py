@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from neurosym.errors import BackendError, ConfigurationError, MissingDependencyError, NeurosymError
 from neurosym.settings import SamplingSettings, merge
-from neurosym.translators.base import GenerationRequest, GenerationResult, Sample, Usage, check_allow_live_requests
+from neurosym.translators.base import (
+    GenerationRequest,
+    GenerationResult,
+    ProgressCallback,
+    Sample,
+    Usage,
+    check_allow_live_requests,
+    report_finished,
+)
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -198,7 +206,11 @@ class TransformersBackend:
         return identity
 
     def generate(
-        self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        settings: SamplingSettings | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[GenerationResult]:
         """Complete the requests in batches of ``batch_size``, ``n`` samples each.
 
@@ -255,6 +267,7 @@ class TransformersBackend:
                 if len(samples) < n:  # greedy: every sample is the same
                     samples = samples * n
                 usage = Usage(int(prompt_lengths[i]), sum(s.completion_tokens for s in samples), share)
+                report_finished(progress, len(results), samples)
                 results.append(GenerationResult(tuple(samples), usage, self.name, self.model))
         return results
 

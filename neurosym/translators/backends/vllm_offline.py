@@ -35,9 +35,11 @@ from neurosym.translators.base import (
     Constraint,
     GenerationRequest,
     GenerationResult,
+    ProgressCallback,
     Sample,
     Usage,
     check_allow_live_requests,
+    report_finished,
 )
 
 if TYPE_CHECKING:
@@ -204,7 +206,11 @@ class VLLMOfflineBackend:
         return identity
 
     def generate(
-        self, requests: Sequence[GenerationRequest], *, settings: SamplingSettings | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        settings: SamplingSettings | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[GenerationResult]:
         """Complete all requests in one batched ``LLM.chat`` call, ``n`` samples each.
 
@@ -226,7 +232,10 @@ class VLLMOfflineBackend:
         with self._normalize_errors():
             outputs = self.llm.chat(conversations, sampling_params=params, use_tqdm=False)
         share = (time.perf_counter() - started) / len(requests)
-        return [self._result(output, share) for output in outputs]
+        results = [self._result(output, share) for output in outputs]
+        for position, result in enumerate(results):  # vLLM's offline API gives whole samples only
+            report_finished(progress, position, result.samples)
+        return results
 
     def _result(self, output: Any, latency_s: float) -> GenerationResult:
         completions = sorted(output.outputs, key=lambda c: c.index)

@@ -77,7 +77,7 @@ def test_missing_llama_cpp_names_the_extra(monkeypatch):
 
 @pytest.fixture(scope="module")
 def small():
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install 'neurosym[embedded]')")
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install 'neurosym-toolkit[embedded]')")
     try:
         return LlamaCppBackend.from_path("small", n_ctx=2048)
     except MissingDependencyError as err:
@@ -98,6 +98,24 @@ def test_completion_has_text_and_usage(small, allow_live_requests):
     assert result.usage.completion_tokens == sample.completion_tokens
     assert result.usage.latency_s > 0
     assert (result.backend, result.model) == ("llamacpp", "qwen2.5-coder-0.5b-instruct")
+
+
+@pytest.mark.llm
+def test_progress_sees_every_token_and_changes_nothing(small, allow_live_requests):
+    request = GenerationRequest.from_prompt("Write a formula.", constraint=Constraint("grammar", formula_root_gbnf()))
+    settings = SamplingSettings(n=2, temperature=0.7, max_tokens=24, seed=3)
+    [plain] = small.generate([request], settings=settings)
+    events = []
+    [watched] = small.generate([request], settings=settings, progress=events.append)
+    assert watched.texts == plain.texts
+    for index, sample in enumerate(watched.samples):
+        mine = [e for e in events if e.sample_index == index]
+        assert [e.done for e in mine].count(True) == 1 and mine[-1].done
+        assert mine[-1].completion_tokens == sample.completion_tokens
+        # one event per sampled token; the end-of-sequence token is sampled too, but not counted
+        assert mine[-2].completion_tokens - sample.completion_tokens in (0, 1)
+        assert "".join(e.text for e in mine).strip() == sample.text.strip()
+    assert not hasattr(small.llm, "__dict__") or "sample" not in vars(small.llm)  # the hook is gone
 
 
 @pytest.mark.llm
