@@ -5,6 +5,7 @@ Subcommands:
              Python program (run in the sandbox) or to a MILP model (HiGHS and CBC solve it)
     check    decide a FOL problem (premises and a conclusion) from a file, stdin or JSON
     provers  list the provers and whether this machine can run them
+    info     versions, the llama.cpp build's CPU features, the embedded models and their SHA-256
     sandbox  try the escape suite against this machine's Python sandbox
 
 Exit codes (the same for every subcommand; ``--help`` lists them):
@@ -322,25 +323,110 @@ def _solve_with(args: argparse.Namespace, text: str, backend: Any, strategy: Any
 
 
 def _check_writable_file(name: str, what: str) -> None:
-    """Refuse, before any model call, a path that cannot be appended to (a directory, a read-only place)."""
+    """Refuse, before any model call, a path that cannot be appended to (a directory, a read-only place).
+
+    The check opens the file for appending, as the recorder will; a file it had to create for
+    that is removed again, so a refused or failed run leaves nothing behind.
+    """
     path = Path(name)
     if path.is_dir():
         raise InputError(f"{what} {path} is a directory, not a file")
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            raise InputError(f"{what} {path} is not writable")
-        return
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"{what} {path} cannot be created: {folder} is not a writable folder")
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+    except OSError as exc:
+        raise InputError(f"{what} {path} is not writable: {exc.strerror or exc}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 def _cmd_provers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for info in list_provers():
         out.write(f"{info.name:10} {info.target:6} {'available' if info.available else 'not installed'}\n")
     return 0
+
+
+def _llama_build() -> dict[str, Any]:
+    """What llama-cpp-python is installed, the CPU features its build uses, and how scripts/install built it."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return {"installed": False}
+    import re
+
+    info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    features = sorted(name for name, on in re.findall(r"([A-Z0-9_]+) = ([01])", info) if on == "1")
+    record = Path(sys.prefix) / "neurosym-llama-build.json"
+    build = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else None
+    return {"installed": True, "version": llama_cpp.__version__, "cpu_features": features, "build": build}
+
+
+def _sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, read now (no remembered digest: this is the check a user asked for)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import platform
+
+    from neurosym import __version__
+    from neurosym.sandbox import sandbox_problem
+    from neurosym.translators.models import EMBEDDED_MODELS, MODEL_ALIASES, default_cache_dir
+
+    models = []
+    aliases = {name: alias for alias, name in MODEL_ALIASES.items()}
+    for name, spec in EMBEDDED_MODELS.items():
+        path = default_cache_dir() / spec.filename
+        entry: dict[str, Any] = {
+            "name": name,
+            "alias": aliases.get(name),
+            "description": spec.description,
+            "extra": spec.extra,
+            "packages": f"{spec.package_prefix}1 ... {spec.package_prefix}{spec.slices}",
+            "sha256": spec.sha256,
+            "size": spec.size,
+            "path": str(path) if path.is_file() else None,
+        }
+        if args.hash and path.is_file():
+            entry["sha256_of_file"] = _sha256_of(path)
+            entry["matches"] = entry["sha256_of_file"] == spec.sha256
+        models.append(entry)
+    report = {
+        "neurosym": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "llama_cpp": _llama_build(),
+        "models": models,
+        "provers": {p.name: p.available for p in list_provers()},
+        "sandbox": sandbox_problem() or "available",
+    }
+    if args.json:
+        out.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    out.write(f"neurosym {report['neurosym']} on Python {report['python']} ({report['platform']})\n")
+    llama = report["llama_cpp"]
+    if llama["installed"]:
+        level = (llama["build"] or {}).get("level", "not built by scripts/install")
+        out.write(f"llama-cpp-python {llama['version']}, build level {level}; CPU features: ")
+        out.write(" ".join(llama["cpu_features"]) + "\n")
+    else:
+        out.write("llama-cpp-python: not installed (the embedded backend needs it)\n")
+    for m in models:
+        where = m["path"] or "not assembled yet"
+        out.write(f"model {m['name']} ({m['alias']}): {where}\n  sha256 {m['sha256']}  {m['size']:,} bytes\n")
+        if "matches" in m:
+            out.write(f"  file sha256 {m['sha256_of_file']}: {'matches' if m['matches'] else 'DOES NOT MATCH'}\n")
+        out.write(f"  {m['description']}; slices in the packages {m['packages']} (extra '{m['extra']}')\n")
+    out.write("provers: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in report["provers"].items()) + "\n")
+    out.write(f"sandbox: {report['sandbox']}\n")
+    return 0 if all(m.get("matches", True) for m in models) else EXIT_UNDECIDED
 
 
 def _cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -372,9 +458,11 @@ def _integer(low: int) -> Callable[[str], int]:
 
 def _seconds(text: str) -> float:
     try:
-        return check_seconds(float(text), "the time")
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    try:
+        return check_seconds(value, "the time")
     except ConfigurationError as exc:
         raise argparse.ArgumentTypeError(str(exc).replace("the time must be", "must be")) from None
 
@@ -481,6 +569,17 @@ def _build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_cmd_check)
     provers = sub.add_parser("provers", help="list provers and whether they are installed")
     provers.set_defaults(handler=_cmd_provers)
+    info = sub.add_parser(
+        "info",
+        help="versions, the llama.cpp build's CPU features, the embedded models and their SHA-256",
+        description="Print what this installation has: versions, the llama.cpp build (CPU level and features), "
+        "the embedded models (where they are, their SHA-256, which packages carry their slices), the provers "
+        "and the sandbox. Exit 1 if --hash finds a model file whose SHA-256 does not match.",
+        epilog=_EPILOG,
+    )
+    info.add_argument("--hash", action="store_true", help="compute the SHA-256 of the assembled model files")
+    info.add_argument("--json", action="store_true", help="print it as JSON")
+    info.set_defaults(handler=_cmd_info)
     sandbox = sub.add_parser(
         "sandbox",
         help="try the escape suite against the Python sandbox",

@@ -396,3 +396,51 @@ def test_solve_milp_target_with_a_nonlinear_model_says_which_term(tmp_path, caps
     assert main(["solve", "--target", "milp", OPT_PROBLEM, "--llm", f"replay:{cassette}"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("Answer: INVALID") and "'30 chairs * tables' multiplies variables together" in out
+
+
+def test_version_and_help_list_the_exit_codes(capsys):
+    import neurosym
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"neurosym {neurosym.__version__}"
+    assert main(["solve", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for code in ("0 answered", "1 no answer", "2 bad input", "3 the model backend", "4 a missing optional"):
+        assert code in text
+
+
+def test_info_reports_versions_models_and_the_llama_build(capsys):
+    assert main(["info", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {m["alias"] for m in report["models"]} == {"default", "small"}
+    assert all(len(m["sha256"]) == 64 for m in report["models"])
+    assert report["provers"]["z3"] is True
+    if report["llama_cpp"]["installed"]:
+        assert "AVX512" not in report["llama_cpp"]["cpu_features"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--samples", "0"],
+        ["--timeout", "-1"],
+        ["--timeout", "nan"],
+        ["--max-seconds", "inf"],
+        ["--agreement", "1.5"],
+        ["--temperature", "-0.1"],
+        ["--repair-rounds", "-1"],
+        ["--max-tokens", "zero"],
+    ],
+)
+def test_bad_options_are_refused_before_the_model_loads(capsys, argv):
+    # the backend spec names a model file that does not exist: reaching it would be another error
+    assert main(["solve", "Rex is a dog. Is Rex a dog?", "--llm", "embedded:/no/such/model.gguf", *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"argument {argv[0]}" in err and "model.gguf" not in err
+
+
+def test_errors_are_json_with_json(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "missing.fol"), "--json"]) == 2
+    captured = capsys.readouterr()
+    error = json.loads(captured.out)["error"]
+    assert error["type"] == "InputError" and error["exit_code"] == 2 and "no such file" in error["message"]
