@@ -106,7 +106,7 @@ def test_error_tree_keeps_families_apart():
 
 def test_missing_dependency_is_caught_as_import_error():
     with pytest.raises(ImportError):
-        raise MissingDependencyError("vllm is not installed: pip install neurosym[vllm]")
+        raise MissingDependencyError("vllm is not installed: pip install neurosym-toolkit[vllm]")
 
 
 def test_retryable_flags():

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.llm
 
 @pytest.fixture(scope="module")
 def small_model():
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install 'neurosym[embedded]')")
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install 'neurosym-toolkit[embedded]')")
     from neurosym.translators.backends import get_backend
 
     try:

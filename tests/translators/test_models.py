@@ -92,7 +92,7 @@ def test_corrupt_cached_file_is_replaced(tmp_path, tiny):
 
 def test_missing_slices_name_the_extra(monkeypatch):
     spec = ModelSpec("none.gguf", "neurosym-no-such-dist-part", "x", 1, 1, "0" * 64, "embedded-none", "")
-    with pytest.raises(MissingDependencyError, match=r'pip install "neurosym\[embedded-none\]"'):
+    with pytest.raises(MissingDependencyError, match=r'pip install "neurosym-toolkit\[embedded-none\]"'):
         models._slice_paths(spec)
 
 

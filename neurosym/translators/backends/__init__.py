@@ -10,8 +10,8 @@ spec                           backend
 ``embedded:PATH.gguf``         the same with any local GGUF file
 ``openai`` / ``openai:MODEL``  an OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama,
                                OpenAI); ``base_url`` from the argument or ``OPENAI_BASE_URL``
-``vllm:MODEL``                 vLLM in-process (needs a GPU and ``neurosym[vllm]``)
-``transformers:MODEL``         Hugging Face transformers in-process (``neurosym[transformers]``)
+``vllm:MODEL``                 vLLM in-process (needs a GPU and ``neurosym-toolkit[vllm]``)
+``transformers:MODEL``         Hugging Face transformers in-process (``neurosym-toolkit[transformers]``)
 ``replay:CASSETTE.jsonl``      recorded responses, no model (see :mod:`.replay`)
 =============================  ==============================================================
 

@@ -67,7 +67,7 @@ __all__ = ["LlamaCppBackend", "from_llamacpp"]
 
 logger = logging.getLogger(__name__)
 
-_INSTALL = 'pip install "neurosym[embedded]"'
+_INSTALL = 'pip install "neurosym-toolkit[embedded]"'
 _CACHE_BYTES = 1 << 30
 """Capacity of the prompt cache ``prompt_cache=True`` attaches (1 GiB: a few dozen prompt states)."""
 

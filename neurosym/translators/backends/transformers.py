@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TransformersBackend", "from_transformers"]
 
-_INSTALL = 'pip install "neurosym[transformers]"'
+_INSTALL = 'pip install "neurosym-toolkit[transformers]"'
 
 
 def _import_torch_transformers() -> tuple[Any, Any]:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["VLLMOfflineBackend", "from_vllm_offline"]
 
-_INSTALL = 'pip install "neurosym[vllm]"'
+_INSTALL = 'pip install "neurosym-toolkit[vllm]"'
 _STRUCTURED_FIELD = {"grammar": "grammar", "regex": "regex", "json_schema": "json"}
 _CONSTRAINT_PARAMS = ("structured_outputs", "guided_decoding")
 _DERIVED_PARAMS = frozenset({"output_text_buffer_length"})  # recomputed by SamplingParams itself
@@ -176,7 +176,7 @@ class VLLMOfflineBackend:
     def from_model(
         cls, model: str, *, settings: SamplingSettings | None = None, **llm_kwargs: Any
     ) -> VLLMOfflineBackend:
-        """Build a ``vllm.LLM(model, **llm_kwargs)`` (a GPU and ``neurosym[vllm]`` are needed) and wrap it.
+        """Build a ``vllm.LLM(model, **llm_kwargs)`` (a GPU and ``neurosym-toolkit[vllm]`` are needed) and wrap it.
 
         Raises:
             MissingDependencyError: vLLM is not installed.

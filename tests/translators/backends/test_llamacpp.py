@@ -65,7 +65,7 @@ def test_missing_llama_cpp_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
     with pytest.raises(MissingDependencyError) as info:
         LlamaCppBackend.from_path("small")
-    assert str(info.value).endswith('pip install "neurosym[embedded]"')
+    assert str(info.value).endswith('pip install "neurosym-toolkit[embedded]"')
     assert isinstance(info.value.__cause__, ImportError)
     assert isinstance(info.value, ImportError)
     with pytest.raises(MissingDependencyError):

@@ -86,7 +86,7 @@ def test_missing_libraries_name_the_extra(monkeypatch, missing):
     monkeypatch.setitem(sys.modules, missing, None)
     with pytest.raises(MissingDependencyError) as info:
         TransformersBackend.from_pretrained("sshleifer/tiny-gpt2")
-    assert str(info.value).endswith('pip install "neurosym[transformers]"')
+    assert str(info.value).endswith('pip install "neurosym-toolkit[transformers]"')
     assert isinstance(info.value.__cause__, ImportError)
 
 
@@ -100,7 +100,7 @@ CHAT_TEMPLATE = (
 
 @pytest.fixture(scope="module")
 def tiny():
-    torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'neurosym[transformers]')")
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'neurosym-toolkit[transformers]')")
     transformers = pytest.importorskip("transformers", reason="transformers is not installed")
     tokenizers = pytest.importorskip("tokenizers", reason="tokenizers is not installed")
     bpe = tokenizers.ByteLevelBPETokenizer()

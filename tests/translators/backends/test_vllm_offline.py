@@ -92,7 +92,7 @@ def test_missing_vllm_names_the_extra(monkeypatch, allow_live_requests):
     monkeypatch.setitem(sys.modules, "vllm", None)
     with pytest.raises(MissingDependencyError) as info:
         VLLMOfflineBackend(object(), "m").generate([GenerationRequest.from_prompt("hi")])
-    assert str(info.value).endswith('pip install "neurosym[vllm]"')
+    assert str(info.value).endswith('pip install "neurosym-toolkit[vllm]"')
     assert isinstance(info.value.__cause__, ImportError)
 
 
@@ -101,7 +101,7 @@ def test_missing_vllm_names_the_extra(monkeypatch, allow_live_requests):
 
 @pytest.fixture(scope="module")
 def engine():
-    vllm = pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'neurosym[vllm]')")
+    vllm = pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'neurosym-toolkit[vllm]')")
     torch = pytest.importorskip("torch", reason="torch is not installed")
     if not torch.cuda.is_available():
         pytest.skip("vLLM needs a CUDA GPU and none is available")
