@@ -1,13 +1,16 @@
-"""OpenAICompatBackend: error paths and request bodies against httpx.MockTransport, then a real
-llama.cpp server on loopback (``python -m llama_cpp.server``) with the small embedded model."""
+"""OpenAICompatBackend: error paths, request bodies, structured-output probing and streamed progress
+against httpx.MockTransport, then a real llama.cpp server on loopback (``python -m llama_cpp.server``)
+with the small embedded model. The deadline and malformed answers: test_openai_compat_wire.py."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
 import json
+import logging
 import os
 import pickle
+import re
 import socket
 import subprocess
 import sys
@@ -30,6 +33,7 @@ from neurosym.errors import (
 )
 from neurosym.settings import SamplingSettings
 from neurosym.translators.backends.openai_compat import OpenAICompatBackend
+from neurosym.translators.backends.structured_output import PROBE_TEXT, PROBED_FORMATS
 from neurosym.translators.base import Constraint, GenerationRequest, LLMBackend
 
 BASE_URL = "http://llm.test/v1"
@@ -94,10 +98,13 @@ class Server:
 
 @pytest.fixture
 def make_backend():
-    """``make_backend(respond, max_retries=0, **backend_kwargs) -> (backend, server)``; closed afterwards."""
+    """``make_backend(respond, max_retries=0, **backend_kwargs) -> (backend, server)``; closed afterwards.
+
+    The structured-output mode is ``vllm`` unless given: ``auto`` would probe the mock server first.
+    """
     backends = []
 
-    def make(respond, *, max_retries=0, delay=0.0, **kwargs):
+    def make(respond, *, max_retries=0, delay=0.0, structured_output="vllm", **kwargs):
         server = Server(respond, delay=delay)
         client = openai.AsyncOpenAI(
             base_url=BASE_URL,
@@ -106,7 +113,7 @@ def make_backend():
             timeout=5.0,
             http_client=httpx.AsyncClient(transport=httpx.MockTransport(server)),
         )
-        backend = OpenAICompatBackend(client, model=MODEL, **kwargs)
+        backend = OpenAICompatBackend(client, model=MODEL, structured_output=structured_output, **kwargs)
         backends.append(backend)
         return backend, server
 
@@ -623,6 +630,514 @@ def test_from_url_needs_a_url(monkeypatch):
         OpenAICompatBackend.from_url(model="m")
 
 
+# -- structured_output="auto": probing the server ---------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _forget_probes():
+    """Each test probes afresh (auto remembers what it found per server for the whole process)."""
+    PROBED_FORMATS.clear()
+    yield
+    PROBED_FORMATS.clear()
+
+
+def grammar_literal(grammar):
+    """The literal of ``root ::= "..."`` (what a grammar-applying model would be forced to write)."""
+    match = re.fullmatch(r'root ::= "([^"]*)"', grammar)
+    return match.group(1) if match else "grammar applied"
+
+
+class FakeServer:
+    """A stand-in for one server dialect: it applies constraints in the fields ``reads`` and ignores or
+    refuses (``refuse_unknown``, as OpenAI does) the other constraint fields."""
+
+    CONSTRAINT_FIELDS = ("structured_outputs", "guided_grammar", "guided_regex", "guided_json", "grammar")
+
+    def __init__(self, reads, *, refuse_unknown=False):
+        self.reads = reads
+        self.refuse_unknown = refuse_unknown
+
+    def __call__(self, request, body, call):
+        applied = None
+        if "structured_outputs" in body:
+            if "structured_outputs" in self.reads:
+                applied = grammar_literal(body["structured_outputs"].get("grammar", ""))
+            elif self.refuse_unknown:
+                return unrecognized("structured_outputs")
+        for name in ("guided_grammar", "grammar"):
+            if name in body:
+                if name in self.reads:
+                    applied = grammar_literal(body[name])
+                elif self.refuse_unknown:
+                    return unrecognized(name)
+        response_format = body.get("response_format")
+        if response_format and "response_format" in self.reads and response_format.get("type") == "json_schema":
+            applied = json.dumps({"probe": response_format["json_schema"]["schema"]["properties"]["probe"]["enum"][0]})
+        return httpx.Response(200, json=completion([applied if applied is not None else "Hello!"]))
+
+
+def unrecognized(name):
+    message = f"Unrecognized request argument supplied: {name}"
+    return httpx.Response(400, json={"error": {"message": message, "type": "invalid_request_error"}})
+
+
+PROBE_GRAMMAR = f'root ::= "{PROBE_TEXT}"'
+
+
+@pytest.mark.parametrize(
+    ("reads", "refuse_unknown", "expected", "probes"),
+    [
+        (("structured_outputs",), False, "vllm", 1),
+        (("guided_grammar",), False, "vllm-legacy", 2),
+        (("grammar",), False, "llamacpp", 3),
+        (("response_format",), True, "openai", 4),
+        ((), False, "none", 4),
+    ],
+    ids=["vllm", "old vllm", "llama.cpp", "openai", "ignores everything"],
+)
+def test_auto_finds_the_format_the_server_applies(make_backend, caplog, reads, refuse_unknown, expected, probes):
+    backend, server = make_backend(FakeServer(reads, refuse_unknown=refuse_unknown), structured_output="auto")
+    assert backend.resolve_structured_output() == expected
+    assert backend.supports_grammar is (expected in ("vllm", "vllm-legacy", "llamacpp"))
+    assert server.calls == probes
+    first = server.bodies[0]
+    assert first["structured_outputs"] == {"grammar": PROBE_GRAMMAR}
+    assert first["max_tokens"] == 12 and first["temperature"] == 0.0
+    assert PROBED_FORMATS[(backend.base_url, MODEL)] == expected
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert bool(warned) is (expected == "none")
+    if expected == "none":
+        assert "applied none of the structured-output formats" in warned[0]
+        assert "ignored (replied 'Hello!')" in warned[0]
+
+
+def test_auto_sends_constraints_in_the_format_it_found(make_backend):
+    backend, server = make_backend(FakeServer(("grammar",)), structured_output="auto")
+    request = GenerationRequest.from_prompt("Is the sky blue?", constraint=Constraint("grammar", YES_NO))
+    [result] = backend.generate([request])
+    assert server.calls == 4  # three probes, then the request
+    assert server.bodies[-1]["grammar"] == YES_NO
+    assert "structured_outputs" not in server.bodies[-1]
+    assert result.texts == ["grammar applied"]
+
+
+def test_auto_probes_only_when_a_constraint_or_supports_grammar_needs_it(make_backend):
+    backend, server = make_backend(FakeServer(("grammar",)), structured_output="auto")
+    backend.generate([PROMPT])
+    assert server.calls == 1
+    assert PROBED_FORMATS == {}
+
+
+def test_auto_remembers_the_format_per_server_and_model(make_backend):
+    first, first_server = make_backend(FakeServer(("guided_grammar",)), structured_output="auto")
+    assert first.resolve_structured_output() == "vllm-legacy"
+    second, second_server = make_backend(FakeServer(("guided_grammar",)), structured_output="auto")
+    assert second.supports_grammar
+    assert second_server.calls == 0  # the same base_url and model: no second probe
+    PROBED_FORMATS[(second.base_url, "other-model")] = "openai"
+    assert second.resolve_structured_output() == "vllm-legacy"
+    assert first_server.calls == 2
+
+
+def test_auto_that_finds_nothing_sends_constraints_unconstrained_with_a_warning(make_backend, caplog):
+    backend, server = make_backend(FakeServer(()), structured_output="auto")
+    request = GenerationRequest.from_prompt("q", constraint=Constraint("grammar", YES_NO))
+    [result] = backend.generate([request, PROMPT])[:1]
+    assert result.texts == ["Hello!"]
+    sent = server.bodies[4:]
+    assert len(sent) == 2
+    assert not any(key in body for body in sent for key in (*FakeServer.CONSTRAINT_FIELDS, "response_format"))
+    assert any("such requests go unconstrained" in r.getMessage() for r in caplog.records)
+
+
+def test_auto_regex_on_a_llama_cpp_server_is_dropped_not_refused(make_backend):
+    backend, server = make_backend(FakeServer(("grammar",)), structured_output="auto")
+    backend.generate([GenerationRequest.from_prompt("q", constraint=Constraint("regex", "yes|no"))])
+    assert "grammar" not in server.bodies[-1] and "structured_outputs" not in server.bodies[-1]
+
+
+def test_a_probe_that_meets_server_errors_is_not_remembered(make_backend):
+    backend, server = make_backend(lambda r, b, c: fast_status(503), structured_output="auto")
+    assert backend.resolve_structured_output() == "none"
+    assert server.calls == 4
+    assert PROBED_FORMATS == {}  # a 503 may pass: the next backend probes again
+
+
+def test_a_probe_that_cannot_reach_the_server_raises(make_backend):
+    def refuse(request, body, call):
+        raise httpx.ConnectError("connection refused", request=request)
+
+    backend, _server = make_backend(refuse, structured_output="auto")
+    with pytest.raises(BackendConnectionError, match="could not reach"):
+        _ = backend.supports_grammar
+    assert PROBED_FORMATS == {}
+
+
+def test_explicit_modes_and_none_never_probe(make_backend):
+    for mode, grammar in [("none", False), ("openai", False), ("llamacpp", True), ("vllm-legacy", True)]:
+        backend, server = make_backend(ok(), structured_output=mode)
+        assert backend.supports_grammar is grammar
+        assert backend.resolve_structured_output() == mode
+        assert server.calls == 0
+
+
+def test_from_url_takes_structured_output(monkeypatch):
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=completion(["x"])))
+    with OpenAICompatBackend.from_url(
+        BASE_URL, MODEL, structured_output="llamacpp", http_client=httpx.AsyncClient(transport=transport)
+    ) as backend:
+        assert backend.structured_output == "llamacpp" and backend.supports_grammar
+    with pytest.raises(ConfigurationError, match="auto, vllm, vllm-legacy, llamacpp, openai, none"):
+        OpenAICompatBackend.from_url(BASE_URL, MODEL, structured_output="guided")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("mode", "constraint", "error_body"),
+    [
+        (
+            "vllm",
+            Constraint("grammar", YES_NO),
+            {"detail": [{"type": "extra_forbidden", "loc": ["body", "structured_outputs"], "msg": "Extra inputs"}]},
+        ),
+        ("vllm-legacy", Constraint("grammar", YES_NO), {"error": {"message": "unknown field guided_grammar"}}),
+        ("llamacpp", Constraint("grammar", YES_NO), {"error": {"message": "Unrecognized request argument: grammar"}}),
+        ("openai", Constraint("json_schema", SCHEMA), {"error": {"message": "response_format is not supported"}}),
+    ],
+    ids=["vllm", "vllm-legacy", "llamacpp", "openai"],
+)
+def test_a_4xx_naming_the_structured_output_field_says_what_to_try(make_backend, mode, constraint, error_body):
+    backend, _server = make_backend(lambda r, b, c: httpx.Response(400, json=error_body), structured_output=mode)
+    with pytest.raises(BackendError) as info:
+        backend.generate([GenerationRequest.from_prompt("q", constraint=constraint)])
+    err = info.value
+    assert err.status_code == 400
+    assert re.search("extra_forbidden|unknown field|Unrecognized|not supported", str(err))  # what the server said
+    for needle in ("--structured-output none", "--no-constraint", f"structured_output={mode!r}"):
+        assert needle in str(err)
+    assert "--structured-output" in err.hint
+    others = [m for m in ("auto", "vllm", "vllm-legacy", "llamacpp", "openai") if m != mode]
+    assert all(f"'{m}'" in err.hint for m in others)
+
+
+def test_a_4xx_without_a_constraint_gets_no_structured_output_hint(make_backend):
+    body = {"detail": [{"type": "extra_forbidden", "loc": ["body", "top_k"]}]}
+    backend, _ = make_backend(lambda r, b, c: httpx.Response(400, json=body))
+    with pytest.raises(BackendError) as info:
+        backend.generate([PROMPT])
+    assert info.value.hint is None
+    assert "--structured-output" not in str(info.value)
+
+
+def test_a_4xx_about_something_else_gets_no_structured_output_hint(make_backend):
+    body = {"error": {"message": "temperature must be at most 2"}}
+    backend, _ = make_backend(lambda r, b, c: httpx.Response(400, json=body))
+    with pytest.raises(BackendError) as info:
+        backend.generate([GenerationRequest.from_prompt("q", constraint=Constraint("grammar", YES_NO))])
+    assert info.value.hint is None
+
+
+# -- progress: streaming ----------------------------------------------------------------------
+
+
+def sse(*chunks, done=True):
+    """An event-stream body: one ``data:`` event per chunk (dicts as JSON), then ``[DONE]``."""
+    events = [c if isinstance(c, (str, bytes)) else json.dumps(c) for c in chunks]
+    text = "".join(f"data: {e if isinstance(e, str) else e.decode()}\n\n" for e in events)
+    return (text + ("data: [DONE]\n\n" if done else "")).encode()
+
+
+def delta(index, content=None, finish_reason=None):
+    choice = {"index": index, "delta": {} if content is None else {"content": content}, "finish_reason": finish_reason}
+    return {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": MODEL, "choices": [choice]}
+
+
+def usage_chunk(prompt_tokens, completion_tokens):
+    return {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "choices": [],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens},
+    }
+
+
+def streamed(pieces_per_choice, *, prompt_tokens=7, completion_tokens=None, usage=True, finish_reason="stop"):
+    """A stream of the choices' pieces, interleaved, ending with finish reasons and (optionally) usage."""
+    chunks = [
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "choices": [
+                {"index": i, "delta": {"role": "assistant"}, "finish_reason": None}
+                for i in range(len(pieces_per_choice))
+            ],
+        }
+    ]
+    for step in range(max(len(p) for p in pieces_per_choice)):
+        for index, pieces in enumerate(pieces_per_choice):
+            if step < len(pieces):
+                chunks.append(delta(index, pieces[step]))
+    chunks += [delta(i, finish_reason=finish_reason) for i in range(len(pieces_per_choice))]
+    if usage:
+        total = sum(len(p) for p in pieces_per_choice) if completion_tokens is None else completion_tokens
+        chunks.append(usage_chunk(prompt_tokens, total))
+    return sse(*chunks)
+
+
+def event_stream(body):
+    return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+
+def both_ways(pieces_per_choice, **kwargs):
+    """A server that streams when asked to and answers the same completion as JSON otherwise."""
+
+    def respond(request, body, call):
+        if body.get("stream"):
+            return event_stream(streamed(pieces_per_choice, **kwargs))
+        texts = ["".join(pieces) for pieces in pieces_per_choice]
+        total = sum(len(p) for p in pieces_per_choice)
+        return httpx.Response(
+            200, json=completion(texts, prompt_tokens=kwargs.get("prompt_tokens", 7), completion_tokens=total)
+        )
+
+    return respond
+
+
+def same_result(a, b):
+    assert [s.to_dict() for s in a.samples] == [s.to_dict() for s in b.samples]
+    assert (a.usage.prompt_tokens, a.usage.completion_tokens) == (b.usage.prompt_tokens, b.usage.completion_tokens)
+    assert (a.backend, a.model) == (b.backend, b.model)
+
+
+def test_progress_streams_each_piece_and_ends_each_sample_once(make_backend):
+    backend, server = make_backend(both_ways([["P", "(", "a", ")"]]))
+    seen = []
+    [streamed_result] = backend.generate([PROMPT], progress=seen.append)
+    [plain_result] = backend.generate([PROMPT])
+    same_result(streamed_result, plain_result)
+    assert streamed_result.texts == ["P(a)"]
+    assert [(p.text, p.completion_tokens, p.done) for p in seen] == [
+        ("P", 1, False),
+        ("(", 2, False),
+        ("a", 3, False),
+        (")", 4, False),
+        ("", 4, True),
+    ]
+    assert all((p.request_index, p.sample_index) == (0, 0) for p in seen)
+    assert server.bodies[0]["stream"] is True
+    assert server.bodies[0]["stream_options"] == {"include_usage": True}
+    assert "stream" not in server.bodies[1] and "stream_options" not in server.bodies[1]
+
+
+def test_progress_with_n_samples_in_one_stream_and_several_requests(make_backend):
+    backend, _ = make_backend(both_ways([["x", "y"], ["z"], ["u", "v", "w"]]))
+    seen = []
+    settings = SamplingSettings(n=3, temperature=0.5)
+    results = backend.generate([PROMPT, PROMPT], settings=settings, progress=seen.append)
+    plain = backend.generate([PROMPT, PROMPT], settings=settings)
+    for a, b in zip(results, plain, strict=True):
+        same_result(a, b)
+    assert results[0].texts == ["xy", "z", "uvw"]
+    for request_index in (0, 1):
+        mine = [p for p in seen if p.request_index == request_index]
+        for sample_index, text in enumerate(["xy", "z", "uvw"]):
+            of_sample = [p for p in mine if p.sample_index == sample_index]
+            assert "".join(p.text for p in of_sample) == text
+            assert [p.done for p in of_sample].count(True) == 1 and of_sample[-1].done
+    done = [p for p in seen if p.done and p.request_index == 0]
+    assert [p.completion_tokens for p in done] == [s.completion_tokens for s in results[0].samples]
+
+
+def test_progress_numbers_top_up_samples_after_the_first(make_backend):
+    def one_choice(request, body, call):
+        if body.get("stream"):
+            return event_stream(streamed([[f"s{call}"]]))
+        return httpx.Response(200, json=completion([f"s{call}"]))
+
+    backend, server = make_backend(one_choice)
+    seen = []
+    [result] = backend.generate([PROMPT], settings=SamplingSettings(n=3, seed=4), progress=seen.append)
+    assert result.texts == ["s1", "s2", "s3"]
+    assert [(p.sample_index, p.text, p.done) for p in seen] == [
+        (0, "s1", False),
+        (0, "", True),
+        (1, "s2", False),
+        (1, "", True),
+        (2, "s3", False),
+        (2, "", True),
+    ]
+    assert [b["seed"] for b in server.bodies] == [4, 5, 6]
+
+
+def test_a_stream_without_usage_estimates_tokens_from_its_chunks(make_backend):
+    backend, _ = make_backend(lambda r, b, c: event_stream(streamed([["a", "b", "c"]], usage=False)))
+    [result] = backend.generate([PROMPT], progress=lambda p: None)
+    assert result.texts == ["abc"]
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (0, 3)
+
+
+def test_a_server_refusing_stream_options_is_asked_again_without(make_backend):
+    def respond(request, body, call):
+        if "stream_options" in body:
+            return unrecognized("stream_options")
+        return event_stream(streamed([["o", "k"]], usage=False))
+
+    backend, server = make_backend(respond)
+    seen = []
+    assert backend.generate([PROMPT], progress=seen.append)[0].texts == ["ok"]
+    assert backend.generate([PROMPT], progress=seen.append)[0].texts == ["ok"]
+    assert server.calls == 3  # refused once, then remembered
+    assert "stream_options" not in server.bodies[2] and server.bodies[2]["stream"] is True
+    assert [p.text for p in seen if not p.done] == ["o", "k", "o", "k"]
+
+
+def test_a_server_refusing_to_stream_gets_plain_requests_and_progress_at_the_end(make_backend):
+    def respond(request, body, call):
+        if body.get("stream"):
+            return httpx.Response(400, json={"error": {"message": "streaming is not supported"}})
+        return httpx.Response(200, json=completion(["whole"], completion_tokens=3))
+
+    backend, server = make_backend(respond)
+    seen = []
+    [result] = backend.generate([PROMPT], progress=seen.append)
+    assert result.texts == ["whole"]
+    assert [(p.text, p.completion_tokens, p.done) for p in seen] == [("whole", 3, False), ("", 3, True)]
+    assert server.calls == 2
+
+
+def test_a_server_ignoring_stream_answers_json_and_progress_comes_at_the_end(make_backend):
+    backend, _ = make_backend(ok(["as json"], completion_tokens=2))
+    seen = []
+    [result] = backend.generate([PROMPT], progress=seen.append)
+    assert result.texts == ["as json"]
+    assert [(p.text, p.done) for p in seen] == [("as json", False), ("", True)]
+
+
+def test_without_progress_nothing_is_streamed(make_backend):
+    backend, server = make_backend(ok(["x"]))
+    backend.generate([PROMPT])
+    assert "stream" not in server.bodies[0]
+
+
+def test_a_failing_callback_propagates_as_is_and_cancels_the_batch(make_backend):
+    class Stop(Exception):
+        pass
+
+    backend, _server = make_backend(both_ways([["a", "b", "c"]]), delay=0.01)
+    calls = []
+
+    def callback(progress):
+        calls.append(progress)
+        if len(calls) == 2:
+            raise Stop("enough")
+
+    with pytest.raises(Stop, match="enough"):
+        backend.generate([PROMPT] * 4, progress=callback)
+    assert len(calls) == 2
+    # The backend is still usable: nothing of the failed call is left behind.
+    assert backend.generate([PROMPT])[0].texts == ["abc"]
+
+
+def test_a_callback_raising_a_backend_error_is_not_taken_for_the_servers(make_backend):
+    backend, server = make_backend(both_ways([["a"]]), max_retries=3)
+
+    def callback(progress):
+        raise BackendConnectionError("mine")
+
+    with pytest.raises(BackendConnectionError, match=r"^mine$"):
+        backend.generate([PROMPT], progress=callback)
+    assert server.calls == 1  # not retried
+
+
+def test_a_stream_failing_before_any_text_is_retried(make_backend):
+    def respond(request, body, call):
+        return fast_status(503) if call == 1 else event_stream(streamed([["fine"]]))
+
+    backend, server = make_backend(respond, max_retries=1)
+    seen = []
+    assert backend.generate([PROMPT], progress=seen.append)[0].texts == ["fine"]
+    assert server.calls == 2
+    assert [p.text for p in seen] == ["fine", ""]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (sse(delta(0, "P"), "not json"), r"a stream event that is not JSON"),
+        (
+            b'data: {"choices": [{"index": 0, "delta": {"content": "P"}}]}\n\nevent: error\ndata: overloaded\n\n',
+            r"an error event in the stream: 'overloaded'",
+        ),
+        (sse({"error": {"message": "out of memory"}}), r"an error instead of a completion: 'out of memory'"),
+        (sse(delta(0, "P"), done=False), r"ended before the completion finished"),
+        (sse(delta(0, {"x": 1})), r"choice 0's content is a JSON object"),
+        (sse({"choices": "P"}), r"choices is a string"),
+        (sse(), r"an event stream without any choice"),
+        (sse({"choices": [{"index": -1, "delta": {"content": "P"}}]}), r"choice index is a number"),
+    ],
+    ids=[
+        "event not JSON",
+        "error event",
+        "error object",
+        "cut short",
+        "content object",
+        "choices string",
+        "no choices",
+        "bad index",
+    ],
+)
+def test_malformed_streams_are_backend_errors(make_backend, body, message):
+    backend, _ = make_backend(lambda r, b, c: event_stream(body))
+    with pytest.raises(BackendError, match=message) as info:
+        backend.generate([PROMPT], progress=lambda p: None)
+    assert type(info.value) is BackendError
+    assert "malformed response from" in str(info.value)
+
+
+def test_a_stream_larger_than_max_response_bytes_is_cut_off(make_backend):
+    body = sse(delta(0, "x" * 5000), delta(0, finish_reason="stop"))
+    backend, _ = make_backend(lambda r, b, c: event_stream(body))
+    backend.max_response_bytes = 1000
+    with pytest.raises(BackendError, match="more than the 1000 bytes allowed"):
+        backend.generate([PROMPT], progress=lambda p: None)
+
+
+def test_a_finished_stream_without_done_is_accepted(make_backend):
+    body = sse(delta(0, "P(a)"), delta(0, finish_reason="length"), done=False)
+    backend, _ = make_backend(lambda r, b, c: event_stream(body))
+    [result] = backend.generate([PROMPT], progress=lambda p: None)
+    assert (result.texts, result.samples[0].finish_reason) == (["P(a)"], "length")
+
+
+def test_stream_events_split_anywhere_are_reassembled(make_backend):
+    body = streamed([["ü", "ber", " ", "alles"]]).replace(b"\n\n", b"\r\n\r\n")
+
+    async def trickle():
+        for i in range(0, len(body), 3):  # splits CRLFs and a two-byte UTF-8 character
+            yield body[i : i + 3]
+
+    backend, _ = make_backend(
+        lambda r, b, c: httpx.Response(200, content=trickle(), headers={"content-type": "text/event-stream"})
+    )
+    seen = []
+    [result] = backend.generate([PROMPT], progress=seen.append)
+    assert result.texts == ["über alles"]
+    assert [p.text for p in seen if not p.done] == ["ü", "ber", " ", "alles"]
+
+
+def test_agenerate_takes_progress(make_backend):
+    backend, _ = make_backend(both_ways([["a", "b"]]))
+    seen = []
+    [result] = asyncio.run(backend.agenerate([PROMPT], progress=seen.append))
+    assert result.texts == ["ab"] and seen[-1].done
+
+
+def test_progress_must_be_callable(make_backend):
+    backend, server = make_backend(ok())
+    with pytest.raises(ConfigurationError, match="progress must be a callable"):
+        backend.generate([PROMPT], progress="print")  # type: ignore[arg-type]
+    assert server.calls == 0
+
+
 # -- a real llama.cpp server on loopback ------------------------------------------------------
 
 SERVER_MODULES = ("llama_cpp", "llama_cpp.server", "fastapi", "uvicorn", "sse_starlette", "pydantic_settings")
@@ -798,3 +1313,30 @@ def test_real_context_overflow_is_a_backend_error_with_hint(real_backend):
     assert info.value.status_code == 400
     assert info.value.hint is not None
     assert "context" in str(info.value)
+
+
+@pytest.mark.llm
+def test_real_auto_finds_the_llama_cpp_format(llama_server):
+    base_url, model = llama_server
+    with OpenAICompatBackend.from_url(base_url, model, max_retries=0, timeout=120) as backend:
+        assert backend.resolve_structured_output() == "llamacpp"
+        assert backend.supports_grammar
+        request = GenerationRequest.from_prompt("Is fire cold?", constraint=Constraint("grammar", YES_NO))
+        [result] = backend.generate([request], settings=SamplingSettings(max_tokens=4))
+    assert result.texts[0] in ("yes", "no")
+
+
+@pytest.mark.llm
+def test_real_progress_streams_the_same_result(real_backend):
+    backend, _ = real_backend()
+    request = GenerationRequest.from_prompt("Count from one to five in words.")
+    settings = SamplingSettings(max_tokens=16)
+    seen = []
+    [streamed_result] = backend.generate([request], settings=settings, progress=seen.append)
+    [plain_result] = backend.generate([request], settings=settings)
+    assert streamed_result.texts == plain_result.texts
+    assert streamed_result.samples[0].finish_reason == plain_result.samples[0].finish_reason
+    assert "".join(p.text for p in seen) == streamed_result.texts[0]
+    assert [p.done for p in seen].count(True) == 1 and seen[-1].done
+    assert len(seen) > 2  # it really streamed
+    assert streamed_result.usage.completion_tokens > 0

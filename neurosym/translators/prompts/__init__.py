@@ -1,1 +1,0 @@
-"""Prompt data files (few-shot examples) for the translators."""
