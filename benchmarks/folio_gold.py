@@ -25,9 +25,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from neurosym.checking import check_fol
 from neurosym.errors import ParseError
 from neurosym.fol.parser import parse_formula
+from neurosym.targets.fol.check import check_fol
 from neurosym.types import EntailmentLabel, Verdict
 
 ROOT = Path(__file__).resolve().parent.parent

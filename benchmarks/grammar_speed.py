@@ -16,8 +16,8 @@ import sys
 import time
 
 from neurosym.settings import SamplingSettings
+from neurosym.targets.fol.translator import build_fol_request
 from neurosym.translators.backends import llamacpp
-from neurosym.translators.fol import build_fol_request
 from neurosym.types import Problem
 
 

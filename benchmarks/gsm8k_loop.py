@@ -40,8 +40,8 @@ from benchmarks.loop_report import STRATEGIES, Row, strategy_rows
 from neurosym.loop.cache import Cache
 from neurosym.settings import SamplingSettings
 from neurosym.targets.python import PythonTarget, number_key
+from neurosym.targets.python.translator import python_fewshot_examples
 from neurosym.translators.base import GenerationRequest, LLMBackend, Message
-from neurosym.translators.python import python_fewshot_examples
 from neurosym.types import AnswerKind, Problem
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,6 @@ Example:
 """
 
 from neurosym._version import __version__
-from neurosym.checking import check_fol, combine_verdicts
 from neurosym.errors import (
     BackendConnectionError,
     BackendError,
@@ -33,6 +32,7 @@ from neurosym.loop import Budget, Strategy, refine, run_many
 from neurosym.provers import get_prover, list_provers
 from neurosym.settings import SamplingSettings
 from neurosym.solving import SolveResult, solve
+from neurosym.targets.fol.check import check_fol, combine_verdicts
 from neurosym.translators.backends import get_backend
 from neurosym.types import (
     Answer,

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from neurosym.checking import MAX_PROBLEM_CHARS, check_fol
 from neurosym.deadlines import check_seconds
 from neurosym.errors import (
     BackendError,
@@ -51,6 +50,7 @@ from neurosym.errors import (
     SolverUnavailableError,
 )
 from neurosym.provers import list_provers
+from neurosym.targets.fol.check import MAX_PROBLEM_CHARS, check_fol
 from neurosym.types import DECIDED, Verdict
 
 __all__ = ["EXIT_CODES", "exit_code_for", "main"]
@@ -272,9 +272,16 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         temperature=0.0 if args.samples == 1 else args.temperature,
     )
     budget = Budget(samples=args.max_samples, tokens=args.max_total_tokens, wall_s=args.max_seconds)
+    spec_kind = (args.llm or default_llm_spec()).partition(":")[0].strip().lower()
     options: dict[str, Any] = {}
-    if args.base_url:
-        options["base_url"] = args.base_url
+    for flag, name in (("--base-url", "base_url"), ("--structured-output", "structured_output"),
+                       ("--llm-timeout", "timeout")):  # fmt: skip
+        value = getattr(args, name if name != "timeout" else "llm_timeout")
+        if value is None:
+            continue
+        if spec_kind != "openai":
+            raise InputError(f"{flag} is an option of --llm openai, not of --llm {spec_kind}")
+        options[name] = value
     with contextlib.ExitStack() as stack:
         cache = None
         if args.cache:
@@ -313,13 +320,27 @@ def _solve_with(args: argparse.Namespace, text: str, backend: Any, strategy: Any
         settings=SamplingSettings(max_tokens=args.max_tokens),
         constrained=False if args.no_constraint else None,
         timeout=args.timeout,
-        provers=["z3", "eprover"] if args.cross_check else ["z3"],
-        repair_signature_clashes=args.repair,
+        target_options=_target_options(args),
         strategy=strategy,
         budget=budget,
         verdict_cache=cache,
         progress=progress,
     )
+
+
+def _target_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The chosen target's own options; another target's option given on the command line is refused."""
+    from neurosym.targets.registry import target_names, target_spec
+
+    chosen = target_spec(args.target)
+    for name in target_names():
+        spec = target_spec(name)
+        if spec is chosen:
+            continue
+        for option in spec.cli:
+            if getattr(args, f"target_{option.dest}", None) not in (None, False, option.default):
+                raise InputError(f"{option.flags[0]} is an option of --target {name}, not of --target {args.target}")
+    return chosen.cli_values(args)
 
 
 def _check_writable_file(name: str, what: str) -> None:
@@ -510,13 +531,14 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
     )
     solve.add_argument("text", nargs="?", help="the problem: premises, then a question; '-' or nothing reads stdin")
+    from neurosym.targets.registry import target_names, target_spec
+
+    specs = [target_spec(name) for name in target_names()]
     solve.add_argument(
         "--target",
-        choices=("fol", "python", "milp"),
+        choices=[spec.name for spec in specs],
         default="fol",
-        help="fol: entailment questions through first-order logic (default); python: word problems with a "
-        "numeric answer, through a program run in the sandbox; milp: optimization problems, through a "
-        "mixed-integer linear model",
+        help="; ".join(f"{spec.name}: {spec.description}" for spec in specs) + " (default fol)",
     )
     solve.add_argument(
         "--llm",
@@ -525,12 +547,20 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     solve.add_argument("--base-url", help="server URL for --llm openai (default: $OPENAI_BASE_URL)")
     solve.add_argument(
+        "--structured-output",
+        choices=("auto", "vllm", "vllm-legacy", "llamacpp", "openai", "none"),
+        help="how --llm openai sends grammar constraints: vllm (structured_outputs), vllm-legacy (guided_grammar), "
+        "llamacpp (grammar), openai (response_format JSON schema), none (no constraint); default auto: probe the "
+        "server once with a grammar that forces a known string, and use the first format it applies",
+    )
+    solve.add_argument(
+        "--llm-timeout", type=_seconds, help="seconds for each request to --llm openai, retries included"
+    )
+    solve.add_argument(
         "--max-tokens", type=_integer(1), help="most tokens the model may write (default 512; 768 for --target milp)"
     )
     solve.add_argument("--no-constraint", action="store_true", help="switch off grammar-constrained decoding")
     solve.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per prover (default 10)")
-    solve.add_argument("--cross-check", action="store_true", help="run Z3 and E and report any disagreement")
-    solve.add_argument("--repair", action="store_true", help="rename signature clashes apart instead of failing")
     solve.add_argument("--record", metavar="CASSETTE", help="append the model exchange to a JSONL cassette")
     solve.add_argument(
         "--cache",
@@ -551,6 +581,8 @@ def _build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--max-seconds", type=_seconds, help="budget: most wall time")
     loop.add_argument("--trace", action="store_true", help="print every attempt after the answer")
     solve.add_argument("--json", action="store_true", help="print the result (or the error) as JSON")
+    for spec in specs:
+        spec.add_cli_options(solve)
     solve.set_defaults(handler=_cmd_solve)
     check = sub.add_parser(
         "check",

@@ -31,62 +31,49 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from neurosym.deadlines import check_seconds
 from neurosym.errors import ConfigurationError
 from neurosym.fol.certificates import PremisesUsed
 from neurosym.loop.cache import Cache
 from neurosym.loop.refine import Budget, Strategy, refine
 from neurosym.loop.result import Attempt, LoopResult
-from neurosym.milp.report import CheckedSolution, model_markdown
 from neurosym.settings import SamplingSettings, merge
-from neurosym.targets.fol import FolTarget
-from neurosym.targets.milp import MilpTarget
-from neurosym.targets.python import ProgramRun, PythonTarget
+from neurosym.targets.base import Target
+from neurosym.targets.registry import MAX_PROBLEM_TEXT, SolveOptions, TargetSpec, spec_of, target_spec, word_problem
 from neurosym.translators.base import LLMBackend, ProgressCallback, Usage
-from neurosym.translators.fol import FolTranslation, problem_from_text
-from neurosym.types import Answer, AnswerKind, Assignment, NumberAnswer, Problem, Verdict
+from neurosym.types import Answer, Assignment, Formalization, NumberAnswer, Problem, Verdict
 
 __all__ = ["MAX_PROBLEM_TEXT", "SolveResult", "solve"]
-
-MAX_PROBLEM_TEXT = 20_000
-"""Longest problem text :func:`solve` accepts (characters)."""
-
-FOL_SETTINGS = SamplingSettings(temperature=0.0, max_tokens=512, seed=0)
-"""Defaults for FOL translation: greedy, enough tokens for a dozen formulas."""
-PYTHON_SETTINGS = SamplingSettings(temperature=0.0, max_tokens=512, seed=0)
-"""Defaults for the Python target: greedy, enough tokens for a program of forty lines."""
-MILP_SETTINGS = SamplingSettings(temperature=0.0, max_tokens=768, seed=0)
-"""Defaults for the MILP target: greedy, enough tokens for a model with a few dozen constraints."""
-TARGETS = ("fol", "python", "milp")
 
 
 @dataclass(frozen=True)
 class SolveResult:
-    """What :func:`solve` found, and what it cost.
+    """What :func:`solve` found, and what it cost, for any target.
 
     Attributes:
-        problem: the problem as split into premises and a conclusion.
+        problem: the problem as the target read it (FOL: split into premises and a conclusion).
         answer: the verified answer, or ``None`` when the verdict settles nothing.
-        verdict: the provers' verdict on the translation (``invalid`` if it did not parse).
-        translation: the formulas the model wrote, if they could be read.
-        raw_output: the model's text.
+        verdict: the provers' verdict on the formalization shown (``invalid`` if it did not parse).
+        formalization: the winning attempt's formalization (or the last attempt's), if it parsed.
+        raw_output: the model's text for that attempt.
         usage: tokens and model latency.
         elapsed_s, model_s, prover_s: wall time in all, in the model, in the provers.
         backend, model: which model translated.
+        settings: the sampling settings used.
         loop: the feedback loop's record: every attempt, the vote, the cost.
-        target: ``fol``, ``python`` or ``milp``.
-        program: the program the model wrote (python target).
-        milp_model: the model the model wrote, as text (milp target).
+        target: the target's name.
 
     """
 
     problem: Problem
     answer: Answer | None
     verdict: Verdict
-    translation: FolTranslation | None
+    formalization: Formalization | None
     raw_output: str
     usage: Usage
     elapsed_s: float
@@ -97,30 +84,64 @@ class SolveResult:
     settings: dict[str, Any] = field(default_factory=dict)
     loop: LoopResult | None = None
     target: str = "fol"
-    program: str | None = None
-    milp_model: str | None = None
 
     @property
     def premises_used(self) -> list[tuple[int, str]]:
-        """The English premises (numbered from 1) that the proof used."""
+        """The English premises (numbered from 1) that the proof used (entailment targets; else empty)."""
         certificate = self.verdict.certificate
         if not isinstance(certificate, PremisesUsed):
             return []
         return [(i + 1, self.problem.premises[i]) for i in certificate.indices if i < len(self.problem.premises)]
 
+    @property
+    def spec(self) -> TargetSpec | None:
+        """The registry entry of this result's target (None for an unregistered Target object)."""
+        try:
+            return target_spec(self.target)
+        except ConfigurationError:
+            return None
+
+    # -- deprecated: the fields of the FOL-, Python- and MILP-specific result of 0.1 -------------
+
+    @property
+    def translation(self) -> Any:
+        """Deprecated (removed in 0.3): the FOL formulas; use :attr:`formalization`."""
+        _deprecated("SolveResult.translation", "SolveResult.formalization")
+        from neurosym.targets.fol.report import formulas_of
+        from neurosym.targets.fol.translator import FolTranslation
+
+        found = formulas_of(self.formalization) if self.target == "fol" else None
+        return None if found is None else FolTranslation(tuple(found[0]), found[1])
+
+    @property
+    def program(self) -> str | None:
+        """Deprecated (removed in 0.3): the Python program; use ``formalization.source``."""
+        _deprecated("SolveResult.program", "SolveResult.formalization.source")
+        return self.formalization.source if self.target == "python" and self.formalization else None
+
+    @property
+    def milp_model(self) -> str | None:
+        """Deprecated (removed in 0.3): the MILP model text; use ``formalization.source``."""
+        _deprecated("SolveResult.milp_model", "SolveResult.formalization.source")
+        if self.target != "milp":
+            return None
+        from neurosym.targets.milp.report import model_text
+
+        return model_text(self)
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form."""
+        """A JSON-ready form; ``formalization`` is described by the target (FOL: premises and conclusion)."""
+        spec = self.spec
+        formalization = None
+        if self.formalization is not None:
+            formalization = spec.describe(self.formalization) if spec else {"source": self.formalization.source}
         return {
             "target": self.target,
             "premises": list(self.problem.premises),
             "conclusion": self.problem.conclusion,
             "answer": self.verdict.to_dict()["answer"] if self.answer is not None else None,
             "verdict": self.verdict.to_dict(),
-            "formalization": None
-            if self.translation is None
-            else {"premises": list(self.translation.premises), "conclusion": self.translation.conclusion},
-            "program": self.program,
-            "milp_model": self.milp_model,
+            "formalization": formalization,
             "premises_used": [{"index": i, "text": t} for i, t in self.premises_used],
             "raw_output": self.raw_output,
             "usage": self.usage.to_dict(),
@@ -134,38 +155,19 @@ class SolveResult:
         }
 
     def render(self) -> str:
-        """A report for people: the answer, the formalization side by side, the evidence, the cost."""
+        """A report for people: the answer, the target's own report, the vote, the cost."""
         v = self.verdict
         lines = [f"Answer: {_answer_text(v)}  ({v.status}, {v.prover or 'no prover'})"]
-        if self.target == "python":
-            if isinstance(v.certificate, ProgramRun):
-                lines.append(v.certificate.render())
-            elif self.program is not None:
-                lines += ["Program:", *("    " + line for line in self.program.rstrip("\n").splitlines())]
-                lines.append(v.feedback or v.message)
-        if self.target == "milp":
-            lines += self._render_milp()
-        if self.translation is not None:
-            lines.append("Formalization:")
-            width = min(48, max(len(p) for p in [*self.problem.premises, self.problem.conclusion or ""]))
-            for i, (text, formula) in enumerate(
-                zip(self.problem.premises, self.translation.premises, strict=False), start=1
-            ):
-                lines.append(f"  {i:>2}. {_clip(text, width):<{width}}  {formula}")
-            lines.append(f"   ⊢  {_clip(self.problem.conclusion or '', width):<{width}}  {self.translation.conclusion}")
+        spec = self.spec
+        if spec is not None and spec.render is not None:
+            lines += spec.render(self)
+        elif self.formalization is not None:
+            lines += ["Formalization:", *("    " + line for line in self.formalization.source.splitlines())]
         if self.loop is not None and (len(self.loop.attempts) > 1 or self.loop.abstained):
             lines.append(
                 f"Votes: {dict(self.loop.votes)} over {len(self.loop.attempts)} attempts; "
                 f"confidence {self.loop.confidence:.2f}" + ("; abstained" if self.loop.abstained else "")
             )
-        if self.premises_used:
-            lines.append("Premises used: " + ", ".join(str(i) for i, _ in self.premises_used))
-        elif v.certificate is not None and v.status != "inconsistent" and self.target == "fol":
-            lines.append(v.certificate.render())
-        if v.status == "inconsistent" and v.certificate is not None:
-            lines.append("The premises as translated contradict each other: " + v.certificate.render())
-        if not v.decided and v.message and self.target == "fol":
-            lines.append(v.message)
         lines.append(
             f"Time: {self.elapsed_s:.1f} s (model {self.model_s:.1f} s, provers {self.prover_s:.2f} s); "
             f"tokens: {self.usage.prompt_tokens} prompt + {self.usage.completion_tokens} completion; "
@@ -173,23 +175,9 @@ class SolveResult:
         )
         return "\n".join(lines)
 
-    def _render_milp(self) -> list[str]:
-        v = self.verdict
-        lines: list[str] = []
-        if self.milp_model is not None:
-            from neurosym.errors import ParseError
-            from neurosym.milp.model import parse_model
 
-            try:
-                shown = model_markdown(parse_model(self.milp_model))
-            except ParseError:
-                shown = self.milp_model.rstrip("\n")
-            lines += ["Model:", *(("    " + line).rstrip() for line in shown.splitlines())]
-        if isinstance(v.certificate, CheckedSolution):
-            lines += ["Solution:", *(("    " + line).rstrip() for line in v.certificate.render().splitlines())]
-        elif v.feedback or v.message:
-            lines.append(v.feedback or v.message)
-        return lines
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated and goes in neurosym 0.3; use {new}", DeprecationWarning, stacklevel=3)
 
 
 def _answer_text(verdict: Verdict) -> str:
@@ -203,48 +191,19 @@ def _answer_text(verdict: Verdict) -> str:
     return str(getattr(answer, "value", answer))
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _problem(text: str | None, premises: Sequence[str] | None, conclusion: str | None) -> Problem:
-    if premises is not None or conclusion is not None:
-        if not premises or not conclusion or not conclusion.strip():
-            raise ConfigurationError("give both premises and a conclusion, or the problem text")
-        if isinstance(premises, str):
-            raise ConfigurationError("premises must be a list of sentences, not one string")
-        return Problem(text=text or "", premises=tuple(premises), conclusion=conclusion)
-    if text is None:
-        raise ConfigurationError("give the problem text, or premises and a conclusion")
-    if len(text) > MAX_PROBLEM_TEXT:
-        raise ConfigurationError(f"the problem text is too long: {len(text):,} characters (limit {MAX_PROBLEM_TEXT:,})")
-    return problem_from_text(text)
-
-
-def _word_problem(
-    text: str | None, premises: Sequence[str] | None, conclusion: str | None, *, target: str, kind: AnswerKind
-) -> Problem:
-    if premises is not None or conclusion is not None:
-        raise ConfigurationError(f"the {target} target takes the problem text, not premises and a conclusion")
-    if text is None or not text.strip():
-        raise ConfigurationError("the problem text is empty")
-    if len(text) > MAX_PROBLEM_TEXT:
-        raise ConfigurationError(f"the problem text is too long: {len(text):,} characters (limit {MAX_PROBLEM_TEXT:,})")
-    return Problem(text=text.strip(), answer_kind=kind)
-
-
 def solve(
     text: str | None = None,
     *,
     premises: Sequence[str] | None = None,
     conclusion: str | None = None,
-    target: str = "fol",
+    target: str | Target = "fol",
     llm: LLMBackend | str | None = None,
     settings: SamplingSettings | None = None,
     constrained: bool | None = None,
     timeout: float = 10.0,
     provers: Sequence[str] = ("z3",),
     repair_signature_clashes: bool = False,
+    target_options: Mapping[str, Any] | None = None,
     strategy: Strategy | None = None,
     budget: Budget | None = None,
     agreement: float | None = None,
@@ -254,23 +213,24 @@ def solve(
     """Translate a problem with an LLM and decide it with provers, through the feedback loop.
 
     Args:
-        text: the problem in English: premises, then a question (or a conclusion to check).
-        premises: the premises already split into sentences (with ``conclusion``, instead of ``text``).
+        text: the problem in English (FOL: premises, then a question or a conclusion to check).
+        premises: the premises already split into sentences (with ``conclusion``, instead of
+            ``text``; entailment targets).
         conclusion: the sentence or question to decide.
-        target: the formal language: ``"fol"`` (entailment questions, decided by provers),
-            ``"python"`` (word problems with a numeric answer: the model writes ``solution()``,
-            which runs in :mod:`neurosym.sandbox`) or ``"milp"`` (optimization problems: the model
-            writes a MILP model, solved by HiGHS and CBC and checked).
+        target: a registered target's name (``"fol"``, ``"python"``, ``"milp"``, or one a
+            plug-in added: :func:`neurosym.targets.target_names`) or a
+            :class:`~neurosym.targets.base.Target` object.
         llm: a backend, a backend spec such as ``"embedded"`` or ``"openai:MODEL"`` (see
             :func:`neurosym.translators.backends.get_backend`), or ``None`` for the spec in
             ``$NEUROSYM_LLM``, else the embedded default model.
-        settings: sampling settings layered over the target's defaults (greedy, 512 tokens).
+        settings: sampling settings layered over the target's defaults (greedy, its token budget).
         constrained: grammar-constrained decoding; by default on where the backend supports it.
-        timeout: seconds for each prover call (python: each program run, wall and CPU time;
-            milp: both solvers together).
-        provers: provers to run (several are cross-checked).
-        repair_signature_clashes: rename a name the model used in two roles instead of
+        timeout: seconds for each check (a prover call, a program run in the sandbox, both MILP
+            solvers together).
+        provers: the FOL target's provers (several are cross-checked).
+        repair_signature_clashes: the FOL target renames a name used in two roles instead of
             returning ``invalid``.
+        target_options: the target's own options (what its command-line options set).
         strategy: how to sample, repair, vote and stop (:class:`neurosym.loop.Strategy`;
             default one greedy translation).
         budget: per-problem limits on samples, tokens and time (:class:`neurosym.loop.Budget`).
@@ -282,39 +242,36 @@ def solve(
             (see :func:`neurosym.loop.refine.refine`).
 
     Raises:
-        ConfigurationError: bad arguments (empty text, unknown backend or target).
+        ConfigurationError: bad arguments (empty text, a bad timeout, an unknown backend or target).
         SandboxUnavailable: the python target on a machine without bubblewrap or libseccomp.
         BackendError: the model could not be reached or failed before any answer.
 
     """
-    if target not in TARGETS:
-        raise ConfigurationError(f"unknown target {target!r}; available: {', '.join(TARGETS)}")
+    timeout = check_seconds(timeout, "timeout")
     started = time.perf_counter()
-    chosen: FolTarget | PythonTarget | MilpTarget
-    if target == "python":
-        problem = _word_problem(text, premises, conclusion, target=target, kind=AnswerKind.NUMBER)
-        from neurosym.sandbox import SandboxUnavailable, sandbox_problem
-
-        reason = sandbox_problem()
-        if reason is not None:  # before the model is asked: its program could not run anyway
-            raise SandboxUnavailable(reason)
-        backend = _backend(llm)
-        chosen = PythonTarget(limits=replace(PythonTarget().limits, wall_s=timeout, cpu_s=timeout))
-        defaults = PYTHON_SETTINGS
-    elif target == "milp":
-        problem = _word_problem(text, premises, conclusion, target=target, kind=AnswerKind.ASSIGNMENT)
-        backend = _backend(llm)
-        use_grammar = getattr(backend, "supports_grammar", False) if constrained is None else constrained
-        chosen = MilpTarget(constrained=use_grammar)
-        defaults = MILP_SETTINGS
+    spec: TargetSpec | None
+    if isinstance(target, str):
+        spec, given = target_spec(target), None
+    elif isinstance(target, Target):
+        spec, given = spec_of(target), target
     else:
-        problem = _problem(text, premises, conclusion)
-        backend = _backend(llm)
-        use_grammar = getattr(backend, "supports_grammar", False) if constrained is None else constrained
-        chosen = FolTarget(
-            constrained=use_grammar, provers=tuple(provers), repair_signature_clashes=repair_signature_clashes
-        )
-        defaults = FOL_SETTINGS
+        raise ConfigurationError(f"target must be a target's name or a Target, not {type(target).__name__}")
+    if spec is not None:
+        problem = spec.make_problem(text, premises, conclusion)
+        if spec.ready is not None:  # before the model is asked: what it writes could not be checked
+            spec.ready()
+    else:
+        problem = word_problem(text, premises, conclusion, name=getattr(given, "name", ""))
+    backend = _backend(llm)
+    use_grammar = getattr(backend, "supports_grammar", False) if constrained is None else constrained
+    if given is None:
+        assert spec is not None
+        extra = {"provers": tuple(provers), "repair_signature_clashes": repair_signature_clashes,
+                 **(target_options or {})}  # fmt: skip
+        chosen = spec.build(SolveOptions(constrained=use_grammar, timeout_s=timeout, extra=extra))
+    else:
+        chosen = given
+    defaults = spec.settings if spec is not None else SamplingSettings(temperature=0.0, max_tokens=512, seed=0)
     strategy = strategy or Strategy.greedy()
     if agreement is not None:
         strategy = replace(strategy, agreement=agreement)
@@ -339,7 +296,7 @@ def solve(
         problem=problem,
         answer=verdict.answer if loop.winner is not None else None,
         verdict=verdict,
-        translation=_translation_of(shown) if target == "fol" else None,
+        formalization=shown.formalization if shown else None,
         raw_output=shown.output if shown else "",
         usage=Usage(cost.prompt_tokens, cost.completion_tokens, cost.model_s),
         elapsed_s=time.perf_counter() - started,
@@ -349,9 +306,7 @@ def solve(
         model=backend.model,
         settings=resolved.to_dict(),
         loop=loop,
-        target=target,
-        program=shown.formalization.source if target == "python" and shown and shown.formalization else None,
-        milp_model=_milp_model_of(shown) if target == "milp" else None,
+        target=chosen.name,
     )
 
 
@@ -371,27 +326,6 @@ def _verdict_of(attempt: Attempt | None, loop: LoopResult) -> Verdict:
             prover=attempt.verdict.prover,
         )
     return attempt.verdict
-
-
-def _milp_model_of(attempt: Attempt | None) -> str | None:
-    if attempt is None:
-        return None
-    if attempt.formalization is not None:
-        return attempt.formalization.source
-    from neurosym.errors import ParseError
-    from neurosym.translators.milp import extract_model
-
-    try:  # unreadable: show what the model wrote, so the parse error can be read against it
-        return extract_model(attempt.output)
-    except ParseError:
-        return None
-
-
-def _translation_of(attempt: Attempt | None) -> FolTranslation | None:
-    if attempt is None or attempt.formalization is None:
-        return None
-    *premises, conclusion = attempt.formalization.source.splitlines()
-    return FolTranslation(tuple(premises), conclusion.removeprefix("⊢ "))
 
 
 def _backend(llm: LLMBackend | str | None) -> LLMBackend:

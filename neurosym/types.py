@@ -314,28 +314,24 @@ class StoredCertificate:
         return f"{self.data.get('kind', 'certificate')}: {json.dumps(rest, ensure_ascii=False)}"
 
 
-_CERTIFICATE_KINDS: dict[str, tuple[str, str]] = {
-    "premises_used": ("neurosym.fol.certificates", "PremisesUsed"),
-    "countermodels": ("neurosym.fol.certificates", "Countermodels"),
-    "program_run": ("neurosym.targets.python", "ProgramRun"),
-    "milp_solution": ("neurosym.milp.report", "CheckedSolution"),
-}
-
-
 def certificate_from_dict(data: Mapping[str, Any]) -> Certificate:
     r"""The certificate a ``to_dict()`` form describes, by its ``kind``.
+
+    The kinds are those the registered targets declare (:attr:`TargetSpec.certificates
+    <neurosym.targets.registry.TargetSpec>`); an unknown kind comes back as a
+    :class:`StoredCertificate`.
 
     Example:
         >>> certificate_from_dict({"kind": "premises_used", "indices": [0], "formulas": ["P(a)"]}).render()
         'premises used: 1\n  [1] P(a)'
 
     """
-    where = _CERTIFICATE_KINDS.get(str(data.get("kind")))
-    if where is None:
-        return StoredCertificate(dict(data))
-    import importlib
+    from neurosym.targets.registry import certificate_class  # the registry sits above the shared types
 
-    loaded: Certificate = getattr(importlib.import_module(where[0]), where[1]).from_dict(data)
+    cls = certificate_class(str(data.get("kind")))
+    if cls is None:
+        return StoredCertificate(dict(data))
+    loaded: Certificate = cls.from_dict(data)  # type: ignore[attr-defined]
     return loaded
 
 

@@ -5,11 +5,11 @@ import pytest
 
 from benchmarks.deadlines import NO_FINITE_MODEL, huge_text_problem, many_predicates_problem
 from neurosym import check_fol
-from neurosym.checking import MAX_PROBLEM_CHARS
 from neurosym.errors import ConfigurationError
 from neurosym.fol import parse_formula
 from neurosym.fol.certificates import Countermodels, PremisesUsed
 from neurosym.provers.z3 import MAX_ROWS_SHOWN, MAX_SYMBOLS_SHOWN
+from neurosym.targets.fol.check import MAX_PROBLEM_CHARS
 from neurosym.types import EntailmentLabel
 
 

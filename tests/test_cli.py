@@ -388,7 +388,7 @@ def test_solve_milp_target_repairs_an_infeasible_model_from_its_conflict(tmp_pat
     assert first["status"] == "inconsistent"
     assert "demand: chairs >= 30" in first["feedback"] and "hours: 3 chairs + 2 tables <= 36" in first["feedback"]
     assert data["answer"]["objective"] == 540.0 and data["answer"]["values"] == {"chairs": 8.0, "tables": 6.0}
-    assert data["verdict"]["certificate"]["kind"] == "milp_solution" and data["milp_model"] == OPT_MODEL
+    assert data["verdict"]["certificate"]["kind"] == "milp_solution" and data["formalization"]["model"] == OPT_MODEL
 
 
 def test_solve_milp_target_with_a_nonlinear_model_says_which_term(tmp_path, capsys):
@@ -444,3 +444,25 @@ def test_errors_are_json_with_json(tmp_path, capsys):
     captured = capsys.readouterr()
     error = json.loads(captured.out)["error"]
     assert error["type"] == "InputError" and error["exit_code"] == 2 and "no such file" in error["message"]
+
+
+def test_server_options_belong_to_the_openai_backend(tmp_path, capsys):
+    for argv in (["--structured-output", "none"], ["--base-url", "http://h/v1"], ["--llm-timeout", "5"]):
+        assert main(["solve", "Rex is a dog. Is Rex a dog?", "--llm", "embedded:small", *argv]) == 2
+        assert "is an option of --llm openai" in capsys.readouterr().err
+    assert main(["solve", "x. y?", "--llm", "openai:m", "--structured-output", "grammar"]) == 2  # not a mode
+
+
+def test_the_structured_output_mode_reaches_the_backend(monkeypatch, capsys):
+    from neurosym.translators import backends
+
+    seen = {}
+
+    def fake(spec, **options):  # stop before any request: the test is about what the CLI passes on
+        seen.update(options)
+        raise backends.ConfigurationError("stop here")
+
+    monkeypatch.setattr(backends, "get_backend", fake)
+    argv = ["solve", "Rex is a dog. Is Rex a dog?", "--llm", "openai:m", "--base-url", "http://h/v1"]
+    assert main([*argv, "--structured-output", "llamacpp", "--llm-timeout", "7"]) == 2
+    assert seen == {"base_url": "http://h/v1", "structured_output": "llamacpp", "timeout": 7.0}

@@ -62,9 +62,9 @@ def test_every_public_name_resolves():
 
 
 def test_public_names_are_the_subpackage_objects():
-    from neurosym.checking import check_fol
     from neurosym.errors import ParseError
     from neurosym.fol import parse_formula
+    from neurosym.targets.fol.check import check_fol
     from neurosym.types import Verdict
 
     assert neurosym.check_fol is check_fol

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.llm
 
 @pytest.fixture(scope="module")
 def small_model():
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install 'neurosym-toolkit[embedded]')")
+    pytest.importorskip(
+        "llama_cpp", reason="llama-cpp-python is not installed (pip install 'neurosym-toolkit[embedded]')"
+    )
     from neurosym.translators.backends import get_backend
 
     try:
@@ -28,9 +30,10 @@ def test_small_model_constrained_two_premises(small_model, allow_live_requests):
         llm=small_model,
         settings=SamplingSettings(max_tokens=160),
     )
-    assert result.translation is not None, result.raw_output
-    assert len(result.translation.premises) == 2
-    for formula in (*result.translation.premises, result.translation.conclusion):
+    assert result.formalization is not None, result.raw_output
+    *premises, conclusion = result.formalization.source.splitlines()
+    assert len(premises) == 2
+    for formula in (*premises, conclusion.removeprefix("⊢ ")):
         parse_formula(formula)  # grammar-constrained output always parses
     assert result.verdict.status in {"proved", "disproved", "uncertain", "inconsistent", "invalid"}
     assert result.verdict.prover == "z3" or result.verdict.status == "invalid"

@@ -21,7 +21,9 @@ def test_solve_maps_the_proof_back_to_english_premises():
     assert result.answer == EntailmentLabel.TRUE
     assert result.verdict.status == "proved"
     assert result.premises_used == [(1, "All dogs are animals."), (2, "Rex is a dog.")]
-    assert result.translation is not None and result.translation.conclusion == "Animal(rex)"
+    assert result.formalization is not None and result.formalization.source.endswith("⊢ Animal(rex)")
+    with pytest.deprecated_call():  # the 0.1 field, kept for one release
+        assert result.translation.conclusion == "Animal(rex)"
     text = result.render()
     assert "Answer: True" in text and "Premises used: 1, 2" in text and "Dog(rex)" in text
     data = json.loads(json.dumps(result.to_dict()))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["Countermodel", "Countermodels", "PremisesUsed"]
 
@@ -21,6 +21,7 @@ __all__ = ["Countermodel", "Countermodels", "PremisesUsed"]
 class PremisesUsed:
     """The premises (0-based indices, with their text) that a proof needs."""
 
+    KIND: ClassVar[str] = "premises_used"
     indices: tuple[int, ...]
     formulas: tuple[str, ...]
 
@@ -143,6 +144,7 @@ _OMITTED_LISTED = 10  # symbols named in a rendered "not shown" line; the rest a
 class Countermodels:
     """Why a conclusion is Uncertain: one model where it fails and one where it holds."""
 
+    KIND: ClassVar[str] = "countermodels"
     conclusion_false: Countermodel
     conclusion_true: Countermodel
 

@@ -123,7 +123,7 @@ def run_many(
         budget: per-problem limits.
         settings: sampling settings.
         checker: how verdicts are computed; default: a :class:`~neurosym.loop.pool.ProverPool`
-            of ``min(max_in_flight, CPUs)`` workers for this run (``pool.check`` of a pool you
+            of ``min(max_in_flight, CPUs)`` workers for this run, warmed up as the target's spec says (``pool.check`` of a pool you
             keep, or :func:`neurosym.loop.refine.check_inline` for this process).
         verdict_cache: look verdicts up in this cache first and store new ones (a finished run
             repeated costs neither model nor prover calls, with a :class:`CachedBackend` too).
@@ -158,8 +158,14 @@ def run_many(
     pool = None
     if checker is None:
         from neurosym.loop.pool import ProverPool
+        from neurosym.targets.registry import spec_of
 
-        pool = ProverPool(workers=max(1, min(max_in_flight, len(problems), os.cpu_count() or 1)))
+        spec = spec_of(target)  # how the target's workers warm up (FOL: import and run Z3 once)
+        pool = ProverPool(
+            workers=max(1, min(max_in_flight, len(problems), os.cpu_count() or 1)),
+            preload=spec.preload if spec else (),
+            warmup=spec.warm_up if spec else None,
+        )
         checker = pool.check
     if verdict_cache is not None:
         checker = CachedChecker(checker, verdict_cache)

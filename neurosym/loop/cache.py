@@ -502,10 +502,14 @@ class CachedBackend:
         self.name: str = inner.name
         self.model: str = inner.model
         self.identity: dict[str, Any] = backend_identity(inner)
-        self.supports_grammar: bool = getattr(inner, "supports_grammar", False)
         self.hits = 0
         self.misses = 0
         self._counter_lock = threading.Lock()
+
+    @property
+    def supports_grammar(self) -> bool:
+        """The wrapped backend's (read when asked: an OpenAI-compatible backend may probe its server for it)."""
+        return bool(getattr(self.inner, "supports_grammar", False))
 
     def __repr__(self) -> str:
         return f"CachedBackend({self.inner!r}, {self.cache!r})"
@@ -614,7 +618,10 @@ class CachedBackend:
 
 
 def target_settings(target: Any, timeout_s: float) -> dict[str, Any]:
-    """What a verdict depends on besides the formalization: the target's options, the time limit, versions.
+    """What a verdict depends on besides the formalization: the target's fingerprint, the time limit, versions.
+
+    The fingerprint is ``target.fingerprint()`` (its options and its tools' versions); a target
+    without one is described by its dataclass fields.
 
     Example:
         >>> from neurosym.targets.fol import FolTarget
@@ -625,16 +632,13 @@ def target_settings(target: Any, timeout_s: float) -> dict[str, Any]:
     """
     import neurosym
 
-    options = dataclasses.asdict(target) if dataclasses.is_dataclass(target) else {"repr": repr(target)}
-    settings: dict[str, Any] = {"target": options, "timeout_s": timeout_s, "neurosym": neurosym.__version__}
-    if "z3" in (options.get("provers") or ()):
-        import z3
-
-        settings["z3"] = z3.get_version_string()
-    if getattr(target, "name", "") == "milp":  # a solver upgrade may change an optimum or a status
-        from importlib.metadata import version
-
-        settings["pulp"], settings["highspy"] = version("pulp"), version("highspy")
+    if callable(getattr(target, "fingerprint", None)):
+        fingerprint = dict(target.fingerprint())
+    elif dataclasses.is_dataclass(target) and not isinstance(target, type):
+        fingerprint = {"target": dataclasses.asdict(target)}
+    else:
+        fingerprint = {"target": {"repr": repr(target)}}
+    settings: dict[str, Any] = {**fingerprint, "timeout_s": timeout_s, "neurosym": neurosym.__version__}
     return json.loads(_canonical_json(settings, "the target's options"))
 
 

@@ -7,7 +7,8 @@ the whole pool, and this pool can.
 
 **Design.** Each worker is a ``multiprocessing`` process with its own duplex ``Pipe``. It calls
 ``os.setsid()`` first, so it leads its own session and process group, and then imports the heavy
-modules (``preload``: the FOL checker and Z3) once before it announces that it is ready. After
+modules (``preload``: for FOL the checker and Z3, as the target's spec says) once before it
+announces that it is ready. After
 that it runs task after task. One dispatcher thread in the parent owns every worker. It hands
 queued tasks to idle workers and waits on the result pipes, the workers' exit sentinels and a wake-up
 pipe with ``multiprocessing.connection.wait``. The wait's timeout is the nearest deadline.
@@ -50,7 +51,7 @@ POSIX only. Descendants that left the worker's process group are found through `
 outside Linux only the group is killed.
 
 Example:
-    >>> from neurosym.checking import check_fol
+    >>> from neurosym.targets.fol.check import check_fol
     >>> with ProverPool(workers=1) as pool:
     ...     future = pool.submit(check_fol, ["∀x (Man(x) → Mortal(x))", "Man(socrates)"],
     ...                          "Mortal(socrates)", timeout=5, timeout_s=5)
@@ -85,12 +86,10 @@ from neurosym.errors import (
 )
 from neurosym.types import Verdict
 
-__all__ = ["DEFAULT_PRELOAD", "ProverPool", "check_with_target", "warm_up_fol"]
+__all__ = ["ProverPool", "check_with_target"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PRELOAD: tuple[str, ...] = ("neurosym.checking", "neurosym.provers.z3", "z3")
-"""Modules every worker imports once, at start, before it takes its first task."""
 
 _PROPAGATED: tuple[type[BaseException], ...] = (ConfigurationError, MissingDependencyError, SolverUnavailableError)
 """Exceptions from ``fn`` that fail the future instead of becoming an ``unknown`` verdict."""
@@ -107,13 +106,6 @@ def check_with_target(target: Any, formalization: Any, timeout_s: float) -> Verd
     """Run ``target.check`` in a worker: the loop's checker sends this (target and formalization pickle)."""
     verdict: Verdict = target.check(formalization, timeout_s=timeout_s)
     return verdict
-
-
-def warm_up_fol() -> None:
-    """Build the FOL parser and run Z3 once, so that a worker's first call costs no more than the rest."""
-    from neurosym.checking import check_fol
-
-    check_fol(["P(a)"], "P(a)", timeout=30)
 
 
 def _worker_main(
@@ -324,9 +316,11 @@ class ProverPool:
             module docstring: long enough for the provers' own time limits to fire first).
         memory_limit_mb: address-space limit (``RLIMIT_AS``) of each worker, applied before
             ``preload`` is imported; Python with Z3 needs a few hundred MB of it. ``None``: no limit.
-        preload: modules each worker imports once at start.
+        preload: modules each worker imports once at start (a target's
+            :attr:`~neurosym.targets.registry.TargetSpec.preload`; :func:`~neurosym.run_many` passes it).
         warmup: a picklable top-level callable each worker runs once after ``preload``, before it
-            takes tasks (default: :func:`warm_up_fol`); ``None`` for none. A worker whose
+            takes tasks (a target's ``warm_up``, such as :func:`neurosym.targets.fol.target.warm_up_fol`);
+            ``None`` for none (the default). A worker whose
             ``preload`` or ``warmup`` fails counts as a failed start.
 
     Use it as a context manager, or call :meth:`close`. Futures are resolved, and their callbacks
@@ -342,8 +336,8 @@ class ProverPool:
         max_tasks_per_worker: int | None = 200,
         grace_s: float = 2.0,
         memory_limit_mb: int | None = None,
-        preload: Sequence[str] = DEFAULT_PRELOAD,
-        warmup: Callable[[], object] | None = warm_up_fol,
+        preload: Sequence[str] = (),
+        warmup: Callable[[], object] | None = None,
     ) -> None:
         import multiprocessing
 
@@ -410,7 +404,7 @@ class ProverPool:
         """Run ``fn(*args, **kwargs)`` in a worker and return a future of its :class:`Verdict`.
 
         ``fn`` must be a picklable top-level callable that returns a ``Verdict``, such as
-        :func:`neurosym.checking.check_fol`. The call is killed ``timeout_s + grace_s`` seconds after
+        :func:`neurosym.targets.fol.check.check_fol`. The call is killed ``timeout_s + grace_s`` seconds after
         a worker takes it, and the future then resolves to ``Verdict("timeout")``. It never
         raises for a timeout or a crash (see the module docstring).
 
@@ -471,7 +465,7 @@ class ProverPool:
         """Run ``fn(*args, **kwargs)`` for each tuple in ``arg_tuples``; the verdicts in the same order.
 
         Example:
-            >>> from neurosym.checking import check_fol
+            >>> from neurosym.targets.fol.check import check_fol
             >>> with ProverPool(workers=2) as pool:
             ...     [v.status for v in pool.map(check_fol, [(["P(a)"], "P(a)"), (["P(a)"], "¬P(a)")],
             ...                                 timeout=5, timeout_s=5)]

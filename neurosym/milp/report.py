@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from neurosym.milp.model import Cardinality, Comparison, Disjunction, Indicator, LinearExpr, Model
 from neurosym.milp.solve import MilpResult
@@ -41,6 +41,7 @@ def _num(value: float | None) -> str:
 class CheckedSolution:
     """The certificate of an optimal model: the solution, the independent check and what each solver said."""
 
+    KIND: ClassVar[str] = "milp_solution"
     model: str
     sense: str
     objective_name: str

@@ -1,8 +1,14 @@
-"""Targets: everything the feedback loop needs from one formal language, behind one interface.
+"""Targets: everything the feedback loop needs from one formal language, each in its own folder.
 
 A target builds the prompt, reads the model's output into a formalization, decides it with its
 provers, says which answer a verdict supports (so votes can be counted), and builds a repair
-prompt from a failed attempt. The loop sees only :class:`~neurosym.targets.base.Target`.
+prompt from a failed attempt: the loop sees only :class:`~neurosym.targets.base.Target`.
+Everything else about it (answer kind, certificates, report, command-line options, how prover
+workers warm up) is in its :class:`~neurosym.targets.registry.TargetSpec`, found by name in the
+registry (:mod:`neurosym.targets.registry`).
+
+Built in: ``fol`` (:mod:`neurosym.targets.fol`), ``python`` (:mod:`neurosym.targets.python`) and
+``milp`` (:mod:`neurosym.targets.milp`).
 
 Example:
     >>> from neurosym.targets import get_target
@@ -13,31 +19,24 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
-from neurosym.errors import ConfigurationError
 from neurosym.targets.base import Target
+from neurosym.targets.registry import (
+    CliOption,
+    SolveOptions,
+    TargetSpec,
+    get_target,
+    register_target,
+    target_names,
+    target_spec,
+)
 
-__all__ = ["Target", "get_target"]
-
-
-def get_target(name: str, **options: Any) -> Target:
-    """The target called ``name`` (``fol``, ``python`` or ``milp``), built with ``options``.
-
-    Raises:
-        ConfigurationError: an unknown target; the message lists the known ones.
-
-    """
-    if name == "fol":
-        from neurosym.targets.fol import FolTarget
-
-        return FolTarget(**options)
-    if name == "python":
-        from neurosym.targets.python import PythonTarget
-
-        return PythonTarget(**options)
-    if name == "milp":
-        from neurosym.targets.milp import MilpTarget
-
-        return MilpTarget(**options)
-    raise ConfigurationError(f"unknown target {name!r}; known targets: fol, python, milp")
+__all__ = [
+    "CliOption",
+    "SolveOptions",
+    "Target",
+    "TargetSpec",
+    "get_target",
+    "register_target",
+    "target_names",
+    "target_spec",
+]

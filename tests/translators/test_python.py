@@ -3,7 +3,7 @@
 import pytest
 
 from neurosym.errors import ParseError
-from neurosym.translators.python import build_python_request, extract_program, python_fewshot_examples
+from neurosym.targets.python.translator import build_python_request, extract_program, python_fewshot_examples
 
 
 def test_fenced_block_with_solution_is_preferred():

@@ -14,18 +14,19 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from neurosym.checking import check_fol
 from neurosym.fol.parser import parse_formula
 from neurosym.fol.syntax import EntailmentProblem
+from neurosym.targets.fol.check import check_fol
+from neurosym.targets.fol.translator import FolTranslation, build_fol_request, parse_fol_output, problem_from_text
 from neurosym.translators.base import GenerationRequest, Message
-from neurosym.translators.fol import FolTranslation, build_fol_request, parse_fol_output, problem_from_text
 from neurosym.types import Formalization, Problem, Verdict
 
-__all__ = ["FolTarget"]
+__all__ = ["FolTarget", "warm_up_fol"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class FolTarget:
         return problem
 
     def request(self, problem: Problem) -> GenerationRequest:
-        """The few-shot FOL prompt for ``problem`` (see :mod:`neurosym.translators.fol`)."""
+        """The few-shot FOL prompt for ``problem`` (see :mod:`neurosym.targets.fol.translator`)."""
         return build_fol_request(self._structured(problem), constrained=self.constrained)
 
     def parse(self, problem: Problem, output: str) -> Formalization:
@@ -75,6 +76,25 @@ class FolTarget:
             provers=tuple(self.provers),
             repair_signature_clashes=self.repair_signature_clashes,
         )
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What its verdicts depend on besides the formalization: its options and its provers' versions (cache keys).
+
+        Example:
+            >>> sorted(FolTarget().fingerprint())
+            ['target', 'z3']
+
+        """
+        fingerprint: dict[str, Any] = {"target": dataclasses.asdict(self)}
+        if "z3" in self.provers:
+            import z3
+
+            fingerprint["z3"] = z3.get_version_string()
+        if "eprover" in self.provers:
+            from neurosym.provers import get_prover
+
+            fingerprint["eprover"] = get_prover("eprover").to_dict().get("version")
+        return fingerprint
 
     def answer_key(self, verdict: Verdict) -> Hashable | None:
         """The entailment label (``'True'``, ``'False'``, ``'Uncertain'``) of a decided verdict."""
@@ -102,3 +122,8 @@ class FolTarget:
         )
         messages = (*previous.messages, Message("assistant", output), Message("user", follow_up))
         return GenerationRequest(messages, previous.constraint)
+
+
+def warm_up_fol() -> None:
+    """Build the FOL parser and run Z3 once, so that a prover worker's first call costs no more than the rest."""
+    check_fol(["P(a)"], "P(a)", timeout=30)

@@ -1,6 +1,6 @@
 r"""Natural language to first-order logic: prompts, the output grammar, and reading the model's answer.
 
-The prompt shows a few worked examples from FOLIO *train* (``prompts/fol_fewshot.json``; never
+The prompt shows a few worked examples from FOLIO *train* (``neurosym/targets/fol/fewshot.json``; never
 validation) as earlier chat turns, then the problem as numbered premises and a conclusion. The
 model answers in a fixed layout that repeats each sentence before its formula (small models
 translate a sentence far better with it right in front of them), in order::
@@ -76,7 +76,7 @@ def fewshot_examples() -> tuple[dict[str, Any], ...]:
         True
 
     """
-    text = resources.files("neurosym.translators.prompts").joinpath("fol_fewshot.json").read_text(encoding="utf-8")
+    text = resources.files("neurosym.targets.fol").joinpath("fewshot.json").read_text(encoding="utf-8")
     return tuple(json.loads(text)["examples"])
 
 

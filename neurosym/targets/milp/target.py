@@ -20,18 +20,19 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from neurosym.deadlines import check_seconds
 from neurosym.milp.model import Model, parse_model
 from neurosym.milp.report import CheckedSolution
 from neurosym.milp.solve import solve_model
-from neurosym.targets.python import number_key
+from neurosym.targets.milp.translator import build_milp_request, extract_model
+from neurosym.targets.python.target import number_key
 from neurosym.translators.base import GenerationRequest, Message
-from neurosym.translators.milp import build_milp_request, extract_model
 from neurosym.types import Assignment, Formalization, NumberAnswer, Problem, Verdict
 
 __all__ = ["REL_TOL", "MilpTarget", "milp_verdict"]
@@ -47,7 +48,7 @@ class MilpTarget:
 
     Args:
         constrained: ask for grammar-constrained output (llama.cpp, vLLM), see
-            :func:`~neurosym.translators.milp.model_gbnf`.
+            :func:`~neurosym.targets.milp.translator.model_gbnf`.
         shots: how many worked examples the prompt shows (default all three).
         rel_tol: when two optimal objectives are the same answer.
 
@@ -74,6 +75,20 @@ class MilpTarget:
         """Solve with both solvers, check the solution, and turn the outcome into a verdict."""
         model = formalization.parsed if isinstance(formalization.parsed, Model) else parse_model(formalization.source)
         return milp_verdict(model, timeout_s=timeout_s)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What its verdicts depend on besides the model: its options and the solvers' versions (cache keys).
+
+        A solver upgrade may change an optimum or a status, so PuLP's and highspy's versions count.
+
+        Example:
+            >>> sorted(MilpTarget().fingerprint())
+            ['highspy', 'pulp', 'target']
+
+        """
+        from importlib.metadata import version
+
+        return {"target": dataclasses.asdict(self), "pulp": version("pulp"), "highspy": version("highspy")}
 
     def answer_key(self, verdict: Verdict) -> Hashable | None:
         """A vote key: the optimal objective rounded to the tolerance."""

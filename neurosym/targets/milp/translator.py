@@ -1,7 +1,7 @@
 r"""Optimization word problems to models in neurosym's MILP language: prompt, grammar, reading the model.
 
 The model is shown the language (see :mod:`neurosym.milp.model`) and three worked examples
-written for neurosym (``prompts/milp_fewshot.json``; none comes from a benchmark), then asked
+written for neurosym (``neurosym/targets/milp/fewshot.json``; none comes from a benchmark), then asked
 for a model of the problem. With constrained decoding, :func:`model_gbnf` limits the output to
 the language's layout: declarations, one objective, then named constraints.
 
@@ -62,7 +62,7 @@ def milp_fewshot_examples() -> tuple[dict[str, Any], ...]:
         ['maximize', 'minimize', 'minimize']
 
     """
-    text = resources.files("neurosym.translators.prompts").joinpath("milp_fewshot.json").read_text(encoding="utf-8")
+    text = resources.files("neurosym.targets.milp").joinpath("fewshot.json").read_text(encoding="utf-8")
     return tuple(json.loads(text)["examples"])
 
 

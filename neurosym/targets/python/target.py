@@ -1,6 +1,6 @@
 r"""Python as a loop target: program-aided answers to word problems, run in the sandbox.
 
-The model writes ``def solution():`` returning the answer (see :mod:`neurosym.translators.python`);
+The model writes ``def solution():`` returning the answer (see :mod:`neurosym.targets.python.translator`);
 the program runs in :mod:`neurosym.sandbox` (never in this process) and its return value is the
 answer. Exceptions, time-outs and non-numeric returns become ``invalid`` or ``timeout`` verdicts
 whose feedback (the trimmed traceback, say) goes back to the model in a repair prompt.
@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Hashable, Mapping
@@ -28,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from neurosym.sandbox import Execution, Limits, SandboxUnavailable, default_sandbox
+from neurosym.targets.python.translator import ENTRY_POINT, build_python_request, extract_program
 from neurosym.translators.base import GenerationRequest, Message
-from neurosym.translators.python import ENTRY_POINT, build_python_request, extract_program
 from neurosym.types import Formalization, NumberAnswer, Problem, Verdict
 
 __all__ = ["ABS_TOL", "REL_TOL", "ProgramRun", "PythonTarget", "execution_verdict", "number_key", "numbers_match"]
@@ -58,6 +59,7 @@ def numbers_match(a: float, b: float, *, rel_tol: float = REL_TOL, abs_tol: floa
 class ProgramRun:
     """The evidence for a computed answer: the program, what it returned and printed, and its cost."""
 
+    KIND: ClassVar[str] = "program_run"
     program: str
     returned: str
     stdout: str = ""
@@ -123,6 +125,16 @@ class PythonTarget:
         except SandboxUnavailable as exc:
             return Verdict("unknown", message=f"the sandbox cannot run here: {exc}", prover=PROVER)
         return execution_verdict(formalization.source, run)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What its verdicts depend on besides the program: its limits and tolerances (cache keys).
+
+        Example:
+            >>> PythonTarget().fingerprint()["target"]["limits"]["wall_s"]
+            10.0
+
+        """
+        return {"target": dataclasses.asdict(self)}
 
     def answer_key(self, verdict: Verdict) -> Hashable | None:
         """A vote key: the number rounded to the tolerance (integers as ``int``)."""

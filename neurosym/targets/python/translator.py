@@ -1,7 +1,7 @@
 r"""Word problems to Python programs (program-aided reasoning): the prompt and reading the program back.
 
 The model is shown a few worked examples (questions from GSM8K *train*, never test; programs
-written for neurosym, in ``prompts/python_fewshot.json``) and asked for a function
+written for neurosym, in ``neurosym/targets/python/fewshot.json``) and asked for a function
 ``solution()`` that computes and returns the answer. :func:`extract_program` reads the program
 out of chatty output (a fenced block, or the code between prose) and checks its syntax with
 :mod:`ast`, which parses without running anything; the program itself only ever runs in
@@ -49,7 +49,7 @@ def python_fewshot_examples() -> tuple[dict[str, Any], ...]:
         True
 
     """
-    text = resources.files("neurosym.translators.prompts").joinpath("python_fewshot.json").read_text(encoding="utf-8")
+    text = resources.files("neurosym.targets.python").joinpath("fewshot.json").read_text(encoding="utf-8")
     return tuple(json.loads(text)["examples"])
 
 

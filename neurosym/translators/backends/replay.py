@@ -338,13 +338,17 @@ class RecordingBackend:
         self.path = Path(path)
         self.model = inner.model
         self.identity = backend_identity(inner)
-        self.supports_grammar: bool = getattr(inner, "supports_grammar", False)
         self.resume = resume
         self.one_at_a_time = one_at_a_time
         self._cassette = _Cassette(self.path)  # read even without resume: a file that is not a cassette is refused
         os.close(self._cassette.open_for_append())
         self.hits = 0
         self.misses = 0
+
+    @property
+    def supports_grammar(self) -> bool:
+        """The wrapped backend's (read when asked: an OpenAI-compatible backend may probe its server for it)."""
+        return bool(getattr(self.inner, "supports_grammar", False))
 
     @property
     def torn_lines_cut(self) -> int:

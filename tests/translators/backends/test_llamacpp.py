@@ -77,7 +77,9 @@ def test_missing_llama_cpp_names_the_extra(monkeypatch):
 
 @pytest.fixture(scope="module")
 def small():
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install 'neurosym-toolkit[embedded]')")
+    pytest.importorskip(
+        "llama_cpp", reason="llama-cpp-python is not installed (pip install 'neurosym-toolkit[embedded]')"
+    )
     try:
         return LlamaCppBackend.from_path("small", n_ctx=2048)
     except MissingDependencyError as err:
