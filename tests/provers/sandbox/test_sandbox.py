@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from neurosym.sandbox import Execution, Limits, Sandbox
+from neurosym.provers.sandbox import Execution, Limits, Sandbox
 
 
 def prog(body: str) -> str:
@@ -126,12 +126,29 @@ def test_a_dead_server_is_replaced(sandbox):
 
 
 def test_closed_sandbox_refuses_work(sandbox_available):
-    from neurosym.sandbox import SandboxUnavailable
+    from neurosym.provers.sandbox import SandboxUnavailable
 
     box = Sandbox()
     box.close()
     with pytest.raises(SandboxUnavailable):
         box.run(prog("return 1"))
+    with pytest.raises(SandboxUnavailable):
+        box.start()
+
+
+def test_a_server_killed_with_its_tree_leaves_no_jail_process_behind(sandbox_available):
+    # The server is pid 1 of its jail, in a session of its own (bwrap --new-session): a kill of
+    # bwrap's process group alone would leave it to --die-with-parent; the tree kill takes it directly.
+    from neurosym.processes import descendants, has_ended
+
+    with Sandbox() as box:
+        box.start()
+        server = box._servers[0]
+        jail = [server.process.pid, *descendants(server.process.pid)]
+        assert len(jail) >= 2  # bwrap and the fork server
+        server.kill()
+        assert all(has_ended(pid) for pid in jail)
+        assert box.run(prog("return 3")).number == 3.0 and box.restarts == 1
 
 
 def test_execution_serialises():

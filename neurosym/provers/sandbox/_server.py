@@ -1,6 +1,6 @@
 """The fork server that runs inside the bubblewrap sandbox (standard library and pyseccomp only).
 
-It is started by :class:`neurosym.sandbox.Sandbox` as ``python -I -S -B server.py SITE...`` inside
+It is started by :class:`neurosym.provers.sandbox.Sandbox` as ``python -I -S -B server.py SITE...`` inside
 a bwrap jail (no network, no ``/proc``, read-only file system, private ``/tmp``, own PID namespace)
 with ``--as-pid-1``: this process is the jail's init, so no other process (no bwrap reaper) lives
 there. It imports the slow modules (SymPy) once, makes itself non-dumpable, puts itself under a
@@ -35,12 +35,14 @@ import struct
 import sys
 import time
 import traceback
+from typing import TYPE_CHECKING, Any  # free: _protocol imports typing anyway
 
-if __name__ == "__main__":  # in the jail: the protocol module lies next to this file
+# mypy reads the host branch: the jail's path (the module next to this file) exists only at run time.
+if __name__ == "__main__" and not TYPE_CHECKING:  # in the jail: the protocol module lies next to this file
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import _protocol as protocol
 else:  # imported on the host (tests, doctests)
-    from neurosym.sandbox import _protocol as protocol
+    from neurosym.provers.sandbox import _protocol as protocol
 
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
@@ -89,7 +91,7 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _new_filter() -> object:
+def _new_filter() -> Any:  # a pyseccomp SyscallFilter (pyseccomp is untyped)
     import pyseccomp as seccomp
 
     flt = seccomp.SyscallFilter(seccomp.ALLOW)
@@ -98,7 +100,7 @@ def _new_filter() -> object:
     return flt
 
 
-def _server_filter() -> object:
+def _server_filter() -> Any:
     """The server's seccomp filter, which every child inherits: what no process of the jail may do."""
     import pyseccomp as seccomp
 
@@ -106,26 +108,26 @@ def _server_filter() -> object:
     flt = _new_filter()
     for name in (*JAIL_DENIED, *JAIL_DENIED_NUMBERS.values()):
         try:
-            flt.add_rule(deny, name)  # type: ignore[attr-defined]
+            flt.add_rule(deny, name)
         except (OSError, ValueError, RuntimeError):  # a syscall this architecture lacks
             pass
     # The kernel reads these arguments as 32-bit ints, so compare the low 32 bits only: setting the
     # high ones must not slip past the rule.
     for command in (F_SETOWN, F_SETSIG, F_SETOWN_EX):
-        flt.add_rule(deny, "fcntl", seccomp.Arg(1, seccomp.MASKED_EQ, LOW32, command))  # type: ignore[attr-defined]
+        flt.add_rule(deny, "fcntl", seccomp.Arg(1, seccomp.MASKED_EQ, LOW32, command))
     for request in (FIOSETOWN, SIOCSPGRP, TIOCSTI, TIOCLINUX):
-        flt.add_rule(deny, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, LOW32, request))  # type: ignore[attr-defined]
-    flt.add_rule(deny, "personality", seccomp.Arg(0, seccomp.NE, PERSONALITY_QUERY))  # type: ignore[attr-defined]
+        flt.add_rule(deny, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, LOW32, request))
+    flt.add_rule(deny, "personality", seccomp.Arg(0, seccomp.NE, PERSONALITY_QUERY))
     return flt
 
 
-def _child_filter(child_pid: int) -> object:
+def _child_filter(child_pid: int) -> Any:
     """What a child may not do on top of the server's filter (which stays: filters stack)."""
     import pyseccomp as seccomp
 
     deny = seccomp.ERRNO(errno.EPERM)
     flt = _new_filter()
-    add = flt.add_rule  # type: ignore[attr-defined]
+    add = flt.add_rule
     for name in CHILD_DENIED:
         try:
             add(deny, name)
@@ -147,11 +149,11 @@ def _child_filter(child_pid: int) -> object:
     return flt
 
 
-def _bpf(flt: object) -> bytes:
+def _bpf(flt: Any) -> bytes:
     """The compiled BPF program of a pyseccomp filter."""
     memory = os.memfd_create("seccomp")
     with open(memory, "w+b") as file:
-        flt.export_bpf(file)  # type: ignore[attr-defined]
+        flt.export_bpf(file)
         file.seek(0)
         return file.read()
 
@@ -184,7 +186,7 @@ class _ChildFilterTemplate:
     def load(self, pid: int) -> None:
         """Put the calling process (``pid``) under its child filter."""
         if self.template is None:
-            _child_filter(pid).load()  # type: ignore[attr-defined]
+            _child_filter(pid).load()
             return
         program = self._patched(pid)
         instructions = ctypes.create_string_buffer(program, len(program))
@@ -248,7 +250,7 @@ def _encode(value: object, depth: int = 0) -> dict:
 
 def _float_or_none(value: object) -> float | None:
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # any value: the except below takes what float refuses
     except (TypeError, ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
@@ -258,7 +260,12 @@ def _encode_sympy(value: object) -> dict:
     import sympy
 
     expr = sympy.sympify(value)
-    out = {"type": "sympy", "text": _clip(str(expr)), "srepr": _clip(sympy.srepr(expr), 4 * MAX_TEXT), "float": None}
+    out: dict[str, object] = {
+        "type": "sympy",
+        "text": _clip(str(expr)),
+        "srepr": _clip(sympy.srepr(expr), 4 * MAX_TEXT),
+        "float": None,
+    }
     if getattr(expr, "is_number", False):
         try:
             out["float"] = _float_or_none(complex(expr.evalf()).real) if expr.is_real is not False else None
@@ -309,7 +316,7 @@ def _run_program(request: dict) -> dict:
 SYMPY_NAMES = {"abs": "Abs", "ceil": "ceiling", "min": "Min", "max": "Max", "ln": "log", "mod": "Mod", "pow": "Pow"}
 
 
-def _build_expression(text: str) -> object:
+def _build_expression(text: str) -> Any:  # a SymPy expression (SymPy is untyped)
     """The SymPy expression of ``text``, built node by node from its checked syntax tree (never eval'd)."""
     import sympy
 
@@ -318,7 +325,7 @@ def _build_expression(text: str) -> object:
     operators = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
                  ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b}  # fmt: skip
 
-    def build(node: ast.AST) -> object:
+    def build(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
             return build(node.body)
         if isinstance(node, ast.Constant):
@@ -534,17 +541,17 @@ def _execute(request: dict, child_filter: _ChildFilterTemplate) -> dict:
         os.close(pidfd)
     swept = _sweep()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    cpu_s = max(0.0, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime))
     response = {
         "stdout": kept["stdout"].decode("utf-8", "replace"),
         "stderr": kept["stderr"].decode("utf-8", "replace"),
         "stdout_truncated": seen["stdout"] > cap,
         "stderr_truncated": seen["stderr"] > cap,
         "wall_s": wall,
-        "cpu_s": max(0.0, cpu),
+        "cpu_s": cpu_s,
     }
     details: dict = {"swept": swept}
-    outcome = _outcome(reason, wait_status, bytes(kept["result"]), limits, response["cpu_s"], details)
+    outcome = _outcome(reason, wait_status, bytes(kept["result"]), limits, cpu_s, details)
     return {**outcome, **response, "details": details}  # the measured fields last: nothing overrides them
 
 
@@ -594,7 +601,7 @@ def main() -> None:
         if module:
             __import__(module)
     child_filter = _ChildFilterTemplate()
-    _server_filter().load()  # type: ignore[attr-defined]
+    _server_filter().load()
     tmp_mode = stat.S_IMODE(os.stat("/tmp").st_mode)
     problem = _reset_tmp(tmp_mode)
     if problem is not None:

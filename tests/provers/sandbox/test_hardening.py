@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neurosym.errors import ConfigurationError
-from neurosym.sandbox import Execution, Limits, Sandbox, _execution
-from neurosym.sandbox import _protocol as protocol
+from neurosym.provers.sandbox import Execution, Limits, Sandbox, _execution
+from neurosym.provers.sandbox import _protocol as protocol
 
 TEST_LIMITS = Limits(wall_s=3.0, cpu_s=2.0, memory_mb=768, file_mb=4, output_bytes=4096)  # as conftest's
-CHECKOUT = str(Path(__file__).resolve().parents[2])
+CHECKOUT = str(Path(__file__).resolve().parents[3])
 
 
 def prog(body: str) -> str:

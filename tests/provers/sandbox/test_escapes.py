@@ -1,6 +1,6 @@
-"""The escape suite: every attack in neurosym.sandbox.escapes must be contained."""
+"""The escape suite: every attack in neurosym.provers.sandbox.escapes must be contained."""
 
-from neurosym.sandbox.escapes import ATTACKS, run_escape_suite
+from neurosym.provers.sandbox.escapes import ATTACKS, run_escape_suite
 
 
 def test_every_escape_attempt_is_contained(sandbox, capsys):
@@ -14,7 +14,7 @@ def test_every_escape_attempt_is_contained(sandbox, capsys):
 
 def test_the_judge_reports_an_attack_that_got_through(sandbox):
     # The suite must be able to fail: a program that claims success is reported as an escape.
-    import neurosym.sandbox.escapes as escapes
+    import neurosym.provers.sandbox.escapes as escapes
 
     fake = escapes.Attack("claims_success", "nothing", 'return "ESCAPED: pretend"')
     original = escapes.ATTACKS
@@ -33,7 +33,7 @@ def test_attacks_have_unique_names_and_goals():
 
 def test_an_expression_attack_that_gets_true_is_reported(sandbox):
     # The sympy_equal attacks escape when the answer is True: an honest equal pair shows the judge can fail.
-    import neurosym.sandbox.escapes as escapes
+    import neurosym.provers.sandbox.escapes as escapes
 
     fake = escapes.Attack("equal_pair", "nothing", "sqrt(4)", against="2")
     original = escapes.ATTACKS

@@ -8,7 +8,7 @@ is no ``/proc`` (no ``mountinfo`` that shows where those came from, no ``/proc/1
 sysctl files) and no ``/sys``; the host name is ``sandbox``.
 
 Example:
-    >>> from neurosym.sandbox import Limits
+    >>> from neurosym.provers.sandbox import Limits
     >>> argv = bwrap_command(Limits())
     >>> argv[0], "--as-pid-1" in argv, "--proc" in argv
     ('bwrap', True, False)
@@ -28,9 +28,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from neurosym.sandbox import Limits
+    from neurosym.provers.sandbox import Limits
 
-__all__ = ["ALLOWED_PACKAGES", "JAIL_PYTHON", "JAIL_SITE", "PRELOAD", "JailPython", "bwrap_command", "jail_python"]
+__all__ = [
+    "ALLOWED_PACKAGES",
+    "JAIL_PYTHON",
+    "JAIL_SITE",
+    "PRELOAD",
+    "JailPython",
+    "bwrap_command",
+    "jail_command",
+    "jail_python",
+    "server_command",
+]
 
 SERVER = Path(__file__).with_name("_server.py")
 PROTOCOL = Path(__file__).with_name("_protocol.py")
@@ -92,11 +102,18 @@ def jail_python() -> JailPython:
     return JailPython(tuple(binds), jail_executable, hidden, library_path)
 
 
-def bwrap_command(limits: Limits) -> list[str]:
-    """The ``bwrap`` argv that starts one fork server for executions under ``limits`` (its /tmp size).
+def jail_command(limits: Limits) -> list[str]:
+    """The ``bwrap`` options of a fork server's jail for executions under ``limits`` (its /tmp size), then ``--``.
 
-    The server is the jail's process 1 (``--as-pid-1``: no bwrap init that a program could
-    write into), in new user, PID, network, IPC, UTS and cgroup namespaces, with no capabilities.
+    The command after them (:func:`server_command`) is the jail's process 1 (``--as-pid-1``: no
+    bwrap init that a program could write into), in new user, PID, network, IPC, UTS and cgroup
+    namespaces, with no capabilities.
+
+    Example:
+        >>> from neurosym.provers.sandbox import Limits
+        >>> jail_command(Limits())[-1], "--unshare-all" in jail_command(Limits())
+        ('--', True)
+
     """
     python = jail_python()
     argv = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL", "--as-pid-1"]
@@ -121,5 +138,20 @@ def bwrap_command(limits: Limits) -> list[str]:
     argv += ["--setenv", "LANG", "C.UTF-8", "--setenv", "NEUROSYM_SANDBOX_PRELOAD", ",".join(PRELOAD)]
     if python.library_path:
         argv += ["--setenv", "LD_LIBRARY_PATH", python.library_path]
-    argv += [python.executable, "-I", "-S", "-B", f"{JAIL_SERVER_DIR}/server.py", JAIL_SITE]
-    return argv
+    return [*argv, "--"]
+
+
+def server_command() -> list[str]:
+    """The fork server's command line as the jail sees it (the interpreter and the server at neutral paths).
+
+    Example:
+        >>> server_command()[-2:]
+        ['/opt/neurosym/server.py', '/opt/site']
+
+    """
+    return [jail_python().executable, "-I", "-S", "-B", f"{JAIL_SERVER_DIR}/server.py", JAIL_SITE]
+
+
+def bwrap_command(limits: Limits) -> list[str]:
+    """The whole ``bwrap`` argv that starts one fork server: :func:`jail_command` then :func:`server_command`."""
+    return [*jail_command(limits), *server_command()]

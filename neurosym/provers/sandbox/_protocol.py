@@ -17,7 +17,7 @@ Example:
     >>> loads(b'{"float": NaN}')
     Traceback (most recent call last):
     ...
-    neurosym.sandbox._protocol.Malformed: not JSON: NaN is not allowed
+    neurosym.provers.sandbox._protocol.Malformed: not JSON: NaN is not allowed
 
 """
 
@@ -130,7 +130,7 @@ def clean_value(value: object, *, nested: bool = False) -> dict[str, Any] | None
         >>> clean_value(["not", "a", "dict"])
         Traceback (most recent call last):
         ...
-        neurosym.sandbox._protocol.Malformed: value must be an object, got list
+        neurosym.provers.sandbox._protocol.Malformed: value must be an object, got list
 
     """
     if value is None:
@@ -220,9 +220,9 @@ def clean_response(response: object, *, output_chars: int = MAX_OUTPUT_CHARS) ->
         raise Malformed("details must be an object")
     clean["details"] = {}
     for key in ("signal", "phase"):
-        text = _text(details, key, MAX_NAME)
-        if text is not None:
-            clean["details"][key] = text
+        detail = _text(details, key, MAX_NAME)
+        if detail is not None:
+            clean["details"][key] = detail
     swept = details.get("swept")
     if swept is not None:
         if isinstance(swept, bool) or not isinstance(swept, int) or not 0 <= swept < 1 << 31:
@@ -271,11 +271,11 @@ def expression_tree(text: object) -> ast.Expression:
         >>> expression_tree("__import__('os').system('true')")
         Traceback (most recent call last):
         ...
-        neurosym.sandbox._protocol.Malformed: only the known functions may be called, with positional arguments
+        neurosym.provers.sandbox._protocol.Malformed: only the known functions may be called, with positional arguments
         >>> expression_tree("x.__class__")
         Traceback (most recent call last):
         ...
-        neurosym.sandbox._protocol.Malformed: Attribute is not allowed in an expression
+        neurosym.provers.sandbox._protocol.Malformed: Attribute is not allowed in an expression
 
     """
     if not isinstance(text, str) or not text.strip():

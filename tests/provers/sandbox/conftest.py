@@ -2,7 +2,7 @@
 
 import pytest
 
-from neurosym.sandbox import Limits, Sandbox, sandbox_problem
+from neurosym.provers.sandbox import Limits, Sandbox, sandbox_problem
 
 TEST_LIMITS = Limits(wall_s=3.0, cpu_s=2.0, memory_mb=768, file_mb=4, output_bytes=4096)
 
