@@ -4,18 +4,21 @@ Re-running a finished benchmark costs no model calls, and a run killed half way 
 stopped: every sample and every verdict is committed the moment it is known, so a kill loses at
 most the model call (or prover call) that was in flight.
 
-* **Samples** are keyed by :func:`response_key`: the backend's identity (its kind, the model and,
-  for a local model file, the file's sha256; see :mod:`neurosym.translators.identity`), the
-  request (messages and constraint), the resolved sampling settings *without* ``n``, and the
-  sample's index. Each sample is stored on its own, so asking for ``n=5`` after ``n=3`` was
-  cached costs only samples 3 and 4. Cassettes (:mod:`neurosym.translators.backends.replay`) key
-  their samples with the same function.
+* **Samples** are keyed by :func:`~neurosym.translators.store.keys.sample_key` (also importable
+  here as ``response_key``): the backend's identity (its kind, the model and, for a local model
+  file, the file's sha256; see :mod:`neurosym.translators.identity`), the request (messages and
+  constraint), the resolved sampling settings *without* ``n``, and the sample's index. Each
+  sample is stored on its own, so asking for ``n=5`` after ``n=3`` was cached costs only samples
+  3 and 4. Cassettes (:mod:`neurosym.translators.backends.replay`) key their samples with the
+  same function.
 * **Verdicts** are keyed by :func:`verdict_key`: the formalization's text, its target and the
   prover's settings (name, version, options, the time limit). ``timeout`` verdicts are never
   stored (see :meth:`Cache.put_verdict`).
 
-:class:`CachedBackend` wraps any :class:`~neurosym.translators.base.LLMBackend` with the cache, and
-:class:`CachedChecker` wraps the loop's checker (``refine(..., verdict_cache=cache)`` does it).
+:class:`SqliteSampleStore` is the samples table as a :class:`~neurosym.translators.store.SampleStore`;
+:class:`CachedBackend` is the :class:`~neurosym.translators.store.StoredBackend` over it, which wraps
+any :class:`~neurosym.translators.base.LLMBackend` with the cache. :class:`CachedChecker` wraps the
+loop's checker (``refine(..., verdict_cache=cache)`` does it).
 
 The file is safe to share between threads (one connection behind a lock) and between processes
 (SQLite's WAL mode, a busy timeout and one short transaction per write). WAL needs a local file
@@ -52,23 +55,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any
 
-from neurosym.errors import BackendError, ConfigurationError, InputError
+from neurosym.errors import ConfigurationError, InputError
 from neurosym.settings import SamplingSettings
-from neurosym.translators.base import (
-    GenerationRequest,
-    GenerationResult,
-    LLMBackend,
-    ProgressCallback,
-    Sample,
-    Usage,
-    missing_runs,
-    renumber_progress,
-    report_finished,
-    split_evenly,
-)
-from neurosym.translators.identity import backend_identity, normalize_identity
+from neurosym.translators.base import GenerationRequest, LLMBackend, Sample, Usage
+from neurosym.translators.store import SampleRecord, StoredBackend, StoredSample, canonical_json, keyed_settings
+from neurosym.translators.store import sample_key as response_key  # its 0.1 name here, kept for one release
 from neurosym.types import Formalization, Verdict
 
 __all__ = [
@@ -77,6 +70,7 @@ __all__ = [
     "CachedBackend",
     "CachedChecker",
     "CachedSample",
+    "SqliteSampleStore",
     "response_key",
     "target_settings",
     "verdict_key",
@@ -127,64 +121,8 @@ _SCHEMA = (
 )
 
 
-def _canonical_json(payload: Any, what: str) -> str:
-    try:
-        return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as err:
-        # str() of an arbitrary object may hold a memory address; such a key would never hit again.
-        raise ConfigurationError(f"{what} cannot be part of a cache key: {err}") from err
-
-
 def _sha256(blob: str) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def _keyed_settings(settings: SamplingSettings) -> dict[str, Any]:
-    """The resolved settings as they enter a response key: ``n`` dropped, floats made floats."""
-    resolved = settings.resolved().to_dict()
-    resolved.pop("n", None)
-    for name in ("temperature", "top_p"):  # temperature=1 and temperature=1.0 are the same setting
-        if isinstance(resolved.get(name), int):
-            resolved[name] = float(resolved[name])
-    return resolved
-
-
-def response_key(
-    identity: Mapping[str, Any], request: GenerationRequest, settings: SamplingSettings, sample_index: int
-) -> str:
-    """The hash that identifies one sample: sha256 of the canonical JSON of everything that decides it.
-
-    The key holds the backend's identity (:func:`~neurosym.translators.identity.backend_identity`:
-    the kind of backend, the model and, for a local model file, its sha256), the request
-    (messages and constraint) and the settings resolved against the defaults (so
-    ``SamplingSettings()`` and the explicit defaults share keys), with the seed the sample was
-    drawn with, ``seed + sample_index``, in place of the seed and the index. It leaves out
-    ``settings.n``: sample ``i`` of a request is drawn with seed ``seed + i`` however many samples
-    were asked for (the seed contract of :class:`CachedBackend`), so sample 2 of an ``n=5`` call
-    with seed 0 is sample 0 of an ``n=2`` call with seed 2, as adaptive sampling asks for it.
-
-    The function is pure: the same arguments give the same key in any process. Settings whose
-    ``extra`` holds values JSON cannot represent raise :class:`~neurosym.errors.ConfigurationError`.
-
-    Example:
-        >>> r, m = GenerationRequest.from_prompt("hi"), {"kind": "x", "model": "m"}
-        >>> response_key(m, r, SamplingSettings(n=2), 0) == response_key(m, r, SamplingSettings(n=7), 0)
-        True
-        >>> response_key(m, r, SamplingSettings(), 0) == response_key(m, r, SamplingSettings(), 1)
-        False
-        >>> s0, s2 = SamplingSettings(seed=0), SamplingSettings(seed=2)
-        >>> response_key(m, r, s0, 2) == response_key(m, r, s2, 0)
-        True
-        >>> response_key({"kind": "x", "model": "other"}, r, s0, 0) == response_key(m, r, s0, 0)
-        False
-
-    """
-    if isinstance(sample_index, bool) or not isinstance(sample_index, int) or sample_index < 0:
-        raise ConfigurationError(f"sample_index must be a non-negative integer, got {sample_index!r}")
-    keyed = _keyed_settings(settings)
-    keyed["seed"] = (keyed.get("seed") or 0) + sample_index
-    payload = {"identity": normalize_identity(identity), "request": request.to_dict(), "settings": keyed}
-    return _sha256(_canonical_json(payload, "the backend identity, the request or its sampling settings"))
 
 
 def verdict_key(formalization_text: str, target: str, prover_settings: Mapping[str, Any]) -> str:
@@ -204,14 +142,50 @@ def verdict_key(formalization_text: str, target: str, prover_settings: Mapping[s
 
     """
     payload = {"formalization": formalization_text, "target": target, "prover": dict(prover_settings)}
-    return _sha256(_canonical_json(payload, "the prover settings"))
+    return _sha256(canonical_json(payload, "the prover settings"))
 
 
-class CachedSample(NamedTuple):
-    """A cached sample and its share of the usage of the call that produced it."""
+_INSERT_SAMPLE = (
+    "INSERT OR IGNORE INTO responses (key, backend, model, identity_json, request_json, settings_json, "
+    "sample_index, text, finish_reason, completion_tokens, prompt_tokens, latency_s, created) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
-    sample: Sample
-    usage: Usage
+
+def _sample_row(
+    key: str,
+    sample: Sample,
+    usage: Usage,
+    backend: str,
+    model: str,
+    identity: Mapping[str, Any] | None,
+    request: GenerationRequest | None,
+    settings: SamplingSettings | None,
+    sample_index: int,
+) -> tuple[Any, ...]:
+    """The values of one row of the samples table, in the order of ``_INSERT_SAMPLE``."""
+    request_json = canonical_json(request.to_dict(), "the request") if request is not None else "null"
+    settings_json = canonical_json(keyed_settings(settings or SamplingSettings()), "the settings")
+    identity_json = canonical_json(dict(identity or {}), "the backend identity")
+    return (
+        key,
+        backend,
+        model,
+        identity_json,
+        request_json,
+        settings_json,
+        sample_index,
+        sample.text,
+        sample.finish_reason,
+        sample.completion_tokens,
+        usage.prompt_tokens,
+        usage.latency_s,
+        time.time(),
+    )
+
+
+CachedSample = StoredSample
+"""A cached sample and its share of the usage of the call that produced it (the store's :class:`StoredSample`)."""
 
 
 class Cache:
@@ -397,29 +371,42 @@ class Cache:
         (another thread or process that raced for the same sample) is ignored.
         """
         usage = usage or Usage(0, sample.completion_tokens, 0.0)
-        request_json = _canonical_json(request.to_dict(), "the request") if request is not None else "null"
-        settings_json = _canonical_json(_keyed_settings(settings or SamplingSettings()), "the settings")
-        identity_json = _canonical_json(dict(identity or {}), "the backend identity")
-        self._execute(
-            "INSERT OR IGNORE INTO responses (key, backend, model, identity_json, request_json, settings_json, "
-            "sample_index, text, finish_reason, completion_tokens, prompt_tokens, latency_s, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                key,
-                backend,
-                model,
-                identity_json,
-                request_json,
-                settings_json,
-                sample_index,
-                sample.text,
-                sample.finish_reason,
-                sample.completion_tokens,
-                usage.prompt_tokens,
-                usage.latency_s,
-                time.time(),
-            ),
-        )
+        row = _sample_row(key, sample, usage, backend, model, identity, request, settings, sample_index)
+        self._execute(_INSERT_SAMPLE, row)
+
+    def put_samples(self, records: Sequence[SampleRecord]) -> None:
+        """Store the samples of one model call in one transaction, committed before this returns.
+
+        As :meth:`put_sample` for each record: the first sample stored under a key wins.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from neurosym.translators.base import GenerationRequest
+            >>> request, model = GenerationRequest.from_prompt("hi"), {"kind": "scripted", "model": "m"}
+            >>> records = [SampleRecord.of(model, request, SamplingSettings(n=2), i, Sample(f"s{i}"), Usage())
+            ...            for i in range(2)]
+            >>> with Cache(pathlib.Path(tempfile.mkdtemp()) / "c.sqlite") as cache:
+            ...     cache.put_samples(records)
+            ...     cache.get_sample(response_key(model, request, SamplingSettings(), 1)).sample.text
+            's1'
+
+        """
+        rows = [
+            _sample_row(r.key, r.sample, r.usage, r.backend, r.model, r.identity, r.request, r.settings, r.sample_index)
+            for r in records
+        ]
+        if not rows:
+            return
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError(f"the cache {self.path} is closed")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(_INSERT_SAMPLE, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # -- verdicts ---------------------------------------------------------------------------------
 
@@ -456,7 +443,7 @@ class Cache:
             "VALUES (?, ?, ?, ?, ?, ?)",
             (
                 key,
-                _canonical_json(dict(prover_settings or {}), "the prover settings"),
+                canonical_json(dict(prover_settings or {}), "the prover settings"),
                 target,
                 formalization,
                 json.dumps(verdict.to_dict(), ensure_ascii=False, default=str),
@@ -466,155 +453,67 @@ class Cache:
         return True
 
 
-class CachedBackend:
+class SqliteSampleStore:
+    """The samples table of ``cache`` as a :class:`~neurosym.translators.store.SampleStore`.
+
+    Lookups are one query per 500 keys; the samples of one model call are stored in one
+    transaction. The first sample stored under a key wins, so two processes that raced for the
+    same sample agree on it from then on.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> with Cache(pathlib.Path(tempfile.mkdtemp()) / "c.sqlite") as cache:
+        ...     cache.put_sample("k", Sample("P(a)"))
+        ...     [found, missing] = SqliteSampleStore(cache).get_many(["k", "other"])
+        >>> found.sample.text, missing
+        ('P(a)', None)
+
+    """
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+
+    @property
+    def description(self) -> str:
+        """``the cache PATH``, for messages."""
+        return f"the cache {self.cache.path}"
+
+    def __repr__(self) -> str:
+        return f"SqliteSampleStore({self.cache!r})"
+
+    def get_many(self, keys: Sequence[str]) -> list[StoredSample | None]:
+        """The stored sample of each key, or None."""
+        found = self.cache.get_samples(keys)
+        return [found.get(key) for key in keys]
+
+    def put(self, records: Sequence[SampleRecord]) -> None:
+        """Store one model call's samples (see :meth:`Cache.put_samples`)."""
+        self.cache.put_samples(records)
+
+
+class CachedBackend(StoredBackend):
     """An :class:`~neurosym.translators.base.LLMBackend` that serves samples from ``cache`` first.
 
-    For each request and each sample index ``0 … n-1`` the cache is looked up by
-    :func:`response_key` (under the *inner* backend's identity, read once here). Only the missing
-    samples go to ``inner``, and each is stored as soon as the call that made it returns. Requests whose
-    samples are all cached never reach ``inner``; a call with no misses at all makes no inner
-    call.
-
-    **The seed contract.** Sample ``i`` of a request is the sample drawn with seed ``seed + i``.
-    The backends that loop over samples keep it: the embedded llama.cpp backend draws sample ``i``
-    with seed ``seed + i``, and so does the OpenAI-compatible backend against a server that
-    ignores ``n`` (llama.cpp's). So the missing samples of a request are asked for in contiguous
-    runs: a run of ``k`` missing samples starting at index ``i`` is one inner call with ``n=k``
-    and ``seed=seed + i``, and sample ``i`` comes out the same whichever samples happened to be
-    cached. Requests with the same missing run share one inner call. Backends that draw all
-    ``n`` samples from one seeded stream (vLLM's ``SamplingParams(n)``, an OpenAI-compatible
-    server that honours ``n``, transformers' ``num_return_sequences``) keep it only at
-    temperature 0: otherwise their cached samples are valid samples, but sample 3 drawn by a
-    later call with seed ``seed + 3`` is not the sample 3 an uncached ``n=5`` call would have
-    drawn, and a run resumed from the cache is not bit-identical to an uncached one.
+    The :class:`~neurosym.translators.store.StoredBackend` over :class:`SqliteSampleStore`
+    ``(cache)`` in mode ``"reuse"``: for each request and each sample index ``0 … n-1`` the cache
+    is looked up under the *inner* backend's identity (read once here), only the missing samples
+    go to ``inner`` (in contiguous runs with seed ``seed + first index``, under the seed contract
+    described there), and each call's samples are stored as soon as it returns. Requests whose
+    samples are all cached never reach ``inner``.
 
     Each result carries the samples in index order and the usage of its cached samples (their
     stored shares) plus the usage of the new calls. ``hits`` and ``misses`` count samples served
-    from the cache and asked of ``inner``, over the backend's life.
-
-    Two threads (or processes) that miss the same sample at once both ask ``inner`` for it; the
-    first to store it wins in the cache, and each caller gets the sample it was given.
+    from the cache and asked of ``inner``, over the backend's life. Two threads (or processes)
+    that miss the same sample at once both ask ``inner`` for it; the first to store it wins in the
+    cache, and each caller gets the sample it was given.
     """
 
     def __init__(self, inner: LLMBackend, cache: Cache) -> None:
-        self.inner = inner
         self.cache = cache
-        self.name: str = inner.name
-        self.model: str = inner.model
-        self.identity: dict[str, Any] = backend_identity(inner)
-        self.hits = 0
-        self.misses = 0
-        self._counter_lock = threading.Lock()
-
-    @property
-    def supports_grammar(self) -> bool:
-        """The wrapped backend's (read when asked: an OpenAI-compatible backend may probe its server for it)."""
-        return bool(getattr(self.inner, "supports_grammar", False))
+        super().__init__(inner, SqliteSampleStore(cache))
 
     def __repr__(self) -> str:
         return f"CachedBackend({self.inner!r}, {self.cache!r})"
-
-    def generate(
-        self,
-        requests: Sequence[GenerationRequest],
-        *,
-        settings: SamplingSettings | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> list[GenerationResult]:
-        """One result per request with ``settings.n`` samples, from the cache where it can.
-
-        ``progress`` sees cached samples whole, at once, and new ones as the inner backend writes them.
-        """
-        resolved = (settings or SamplingSettings()).resolved()
-        n, seed = resolved.n or 1, resolved.seed or 0
-        backend, model = self.inner.name, self.inner.model
-
-        keys = [[response_key(self.identity, r, resolved, i) for i in range(n)] for r in requests]
-        cached = self.cache.get_samples([key for request_keys in keys for key in request_keys])
-        slots: list[list[Sample | None]] = []
-        usages: list[Usage] = []
-        runs: dict[tuple[int, int], list[int]] = {}  # (first index, length) -> request positions
-        hits = 0
-        for position, request_keys in enumerate(keys):
-            samples: list[Sample | None] = []
-            usage = Usage()
-            for key in request_keys:
-                found = cached.get(key)
-                if found is None:
-                    samples.append(None)
-                else:
-                    report_finished(progress, position, [found.sample], first_sample=len(samples))
-                    samples.append(found.sample)
-                    usage += found.usage
-                    hits += 1
-            for run in missing_runs([s is not None for s in samples]):
-                runs.setdefault(run, []).append(position)
-            slots.append(samples)
-            usages.append(usage)
-        misses = sum(length * len(positions) for (_, length), positions in runs.items())
-        with self._counter_lock:
-            self.hits += hits
-            self.misses += misses
-        if misses:
-            logger.debug("cache: %d samples cached, %d to generate in %d calls", hits, misses, len(runs))
-
-        for (start, length), positions in runs.items():
-            run_settings = dataclasses.replace(resolved, n=length, seed=seed + start)
-            batch = [requests[p] for p in positions]
-            inner_progress = renumber_progress(progress, positions, first_sample=start)
-            if inner_progress is None:
-                results = self.inner.generate(batch, settings=run_settings)
-            else:
-                results = self.inner.generate(batch, settings=run_settings, progress=inner_progress)
-            if len(results) != len(batch):
-                raise BackendError(
-                    f"the {backend!r} backend returned {len(results)} results for {len(batch)} requests",
-                    backend=backend,
-                    model=model,
-                )
-            for position, result in zip(positions, results, strict=True):
-                self._store(requests[position], resolved, keys[position][start : start + length], start, result)
-                if len(result.samples) != length:
-                    raise BackendError(
-                        f"the {backend!r} backend returned {len(result.samples)} samples, {length} were asked for",
-                        backend=backend,
-                        model=model,
-                    )
-                slots[position][start : start + length] = result.samples
-                usages[position] += result.usage
-
-        out = []
-        for samples, usage in zip(slots, usages, strict=True):
-            complete = tuple(s for s in samples if s is not None)
-            out.append(GenerationResult(complete, usage, backend, model))
-        return out
-
-    def _store(
-        self,
-        request: GenerationRequest,
-        settings: SamplingSettings,
-        keys: Sequence[str],
-        start: int,
-        result: GenerationResult,
-    ) -> None:
-        """Store the samples of one inner result under ``keys`` (indices ``start …``), with usage shares."""
-        samples = result.samples[: len(keys)]
-        if not samples:
-            return
-        prompt_shares = split_evenly(result.usage.prompt_tokens, len(samples))
-        latency_share = result.usage.latency_s / len(samples)
-        for offset, (key, sample) in enumerate(zip(keys, samples, strict=False)):
-            self.cache.put_sample(
-                key,
-                sample,
-                Usage(prompt_shares[offset], sample.completion_tokens, latency_share),
-                backend=self.inner.name,
-                model=self.inner.model,
-                identity=self.identity,
-                request=request,
-                settings=settings,
-                sample_index=start + offset,
-            )
 
 
 def target_settings(target: Any, timeout_s: float) -> dict[str, Any]:
@@ -639,7 +538,8 @@ def target_settings(target: Any, timeout_s: float) -> dict[str, Any]:
     else:
         fingerprint = {"target": {"repr": repr(target)}}
     settings: dict[str, Any] = {**fingerprint, "timeout_s": timeout_s, "neurosym": neurosym.__version__}
-    return json.loads(_canonical_json(settings, "the target's options"))
+    canonical: dict[str, Any] = json.loads(canonical_json(settings, "the target's options"))
+    return canonical
 
 
 class CachedChecker:

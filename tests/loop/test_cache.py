@@ -583,3 +583,20 @@ def test_cached_samples_are_keyed_by_the_inner_backends_identity(tmp_path):
         stored = sorted(row[0] for row in raw.execute("SELECT identity_json FROM responses"))
     raw.close()
     assert stored == [f'{{"kind":"seeded","model":"m","sha256":"{c * 64}"}}' for c in "ab"]
+
+
+def test_put_samples_stores_a_calls_samples_and_the_first_of_each_key_wins(tmp_path):
+    from neurosym.translators.store import SampleRecord
+
+    identity, settings = {"kind": "seeded", "model": "m"}, SamplingSettings(n=3, seed=4)
+    records = [SampleRecord.of(identity, req("q"), settings, i, Sample(f"new {i}"), Usage(1, 1, 0.1)) for i in range(3)]
+    with Cache(tmp_path / "c.sqlite") as cache:
+        cache.put_sample(records[1].key, Sample("raced"))  # another process stored sample 1 first
+        cache.put_samples(records)
+        found = cache.get_samples([r.key for r in records])
+        assert [found[r.key].sample.text for r in records] == ["new 0", "raced", "new 2"]
+        assert cache.stats()["responses"] == 3
+    with sqlite3.connect(tmp_path / "c.sqlite") as raw:
+        indices = sorted(raw.execute("SELECT sample_index, settings_json FROM responses WHERE text LIKE 'new%'"))
+    raw.close()
+    assert [i for i, _ in indices] == [0, 2] and all('"n"' not in s and '"seed":4' in s for _, s in indices)

@@ -355,3 +355,18 @@ def test_a_cache_in_front_of_a_replay_keys_samples_as_the_recording_model(tmp_pa
     assert record_lines(path)[0]["key"] == cassette_key(
         {"kind": "scripted", "model": "qwen"}, req("p"), SamplingSettings()
     )
+
+
+def test_a_recording_asks_for_requests_with_the_same_missing_samples_in_one_call(tmp_path):
+    together = ScriptedBackend(lambda r, i: f"{r.messages[-1].content}#{i}")
+    recorded = RecordingBackend(together, tmp_path / "c.jsonl").generate(
+        [req("a"), req("b")], settings=SamplingSettings(n=2)
+    )
+    assert [r.texts for r in recorded] == [["a#0", "a#1"], ["b#0", "b#1"]]
+    assert [(len(requests), s.n) for requests, s in together.calls] == [(2, 2)]
+    apart = ScriptedBackend(lambda r, i: f"{r.messages[-1].content}#{i}")
+    RecordingBackend(apart, tmp_path / "d.jsonl", one_at_a_time=True).generate(
+        [req("a"), req("b")], settings=SamplingSettings(n=2, seed=5)
+    )
+    assert [(len(requests), s.n, s.seed) for requests, s in apart.calls] == [(1, 1, 5), (1, 1, 6)] * 2
+    assert len(record_lines(tmp_path / "c.jsonl")) == len(record_lines(tmp_path / "d.jsonl")) == 4
