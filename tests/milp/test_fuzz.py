@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from neurosym.errors import ParseError
-from neurosym.milp.model import MAX_MODEL_CHARS, Model, parse_model
+from neurosym.milp.parser import MAX_MODEL_CHARS, parse_model
+from neurosym.milp.syntax import Model
 
 FUZZ = settings(
     derandomize=True,
