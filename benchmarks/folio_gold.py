@@ -25,13 +25,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from neurosym.bench.data import dataset
 from neurosym.errors import ParseError
 from neurosym.fol.parser import parse_formula
 from neurosym.targets.fol.check import check_fol
 from neurosym.types import EntailmentLabel, Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "logic" / "FOLIO" / "folio-v0.0" / "folio-validation.jsonl"
+DEFAULT_DATA = dataset("folio-validation").locate()  # $NEUROSYM_DATA, else the checkout's ../shared/data
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "folio_gold.jsonl"
 
 

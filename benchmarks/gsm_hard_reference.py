@@ -23,11 +23,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from neurosym.sandbox import Limits, Sandbox
+from neurosym.bench.data import dataset
+from neurosym.provers.sandbox import Limits, Sandbox
 from neurosym.targets.python import numbers_match
 
 ROOT = Path(__file__).resolve().parent.parent
-GSM_HARD = ROOT.parent / "shared" / "data" / "math" / "gsm-hard" / "gsmhardv2.jsonl"
+GSM_HARD = dataset("gsm-hard").locate()  # $NEUROSYM_DATA, else the checkout's ../shared/data
 RESULTS = Path(__file__).resolve().parent / "results" / "gsm_hard_reference.json"
 
 

@@ -36,7 +36,7 @@ from benchmarks.opt_data import (
     load_nl4opt_test,
     nl4opt_golds,
 )
-from neurosym.milp.model import parse_model
+from neurosym.milp.parser import parse_model
 from neurosym.milp.solve import solve_model
 
 ROOT = Path(__file__).resolve().parents[1]

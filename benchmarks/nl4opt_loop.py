@@ -6,6 +6,12 @@ problems on which every corrected gold set that has them agrees within a relativ
 2 threads), grammar-constrained to the modeling language. Every model is solved by HiGHS and CBC
 and its solution checked.
 
+The grammar is the one the cassette was recorded with, neurosym 0.1's hand-written layout grammar
+(``neurosym/bench/suites/nl4opt_v1.gbnf``: declarations, a named objective, named constraints), not today's
+default (:func:`neurosym.targets.milp.translator.model_gbnf`, compiled from ``milp.lark``): the
+grammar text is part of every request's cassette key. Recording with the new grammar means a new
+cassette, under a new file name.
+
 Strategies, all on the same items and the same recorded samples (sample ``i`` is drawn with seed
 ``i`` at temperature 0.7):
 
@@ -39,6 +45,7 @@ from typing import Any
 from benchmarks import loop_report
 from benchmarks.loop_report import STRATEGIES, Row, strategy_rows
 from benchmarks.opt_data import ALL_GOLD_SETS, GOLD_REL_TOL, consensus, gold_matches, load_nl4opt_test, nl4opt_golds
+from neurosym.bench.suites.nl4opt import RECORDED_GRAMMAR
 from neurosym.loop.cache import Cache
 from neurosym.settings import SamplingSettings
 from neurosym.targets.milp import MilpTarget
@@ -69,6 +76,17 @@ class Item:
 @cache
 def _golds() -> dict[str, dict[str, Any]]:
     return nl4opt_golds()
+
+
+def recorded_grammar() -> str:
+    """The GBNF text the cassette was recorded with (:data:`neurosym.bench.suites.nl4opt.RECORDED_GRAMMAR`).
+
+    Example:
+        >>> recorded_grammar().splitlines()[0]
+        'root ::= decl-line{1,8} objective-line constraint-line{1,60}'
+
+    """
+    return RECORDED_GRAMMAR
 
 
 def nl4opt_items(count: int = ITEMS) -> list[Item]:
@@ -135,7 +153,7 @@ def main(argv: Sequence[str] | None = None, *, log: Callable[[str], None] = prin
         description=__doc__.split("\n", 1)[0],
         items=nl4opt_items,
         run_item=run_item,
-        target=MilpTarget(constrained=True),
+        target=MilpTarget(constrained=True, grammar=RECORDED_GRAMMAR),
         datasets=DATASETS,
         order=ORDER,
         title="neurosym loop, Qwen2.5-Coder 1.5B (llama.cpp), MILP (HiGHS + CBC)",

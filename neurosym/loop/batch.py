@@ -7,6 +7,12 @@ per call, so one hard problem never stalls the rest (and Z3 never runs in two th
 process). Each result is handed to ``on_result`` as soon as it is known, so a caller can write it out
 and a killed run keeps everything it finished.
 
+Where problems and checks run is an *executor* (``run_many(..., executor=...)``): the default
+:class:`LocalExecutor` works on problems in threads of this process and sends the checks to a
+prover pool on this machine; ``neurosym.bench.ray_executor.RayExecutor`` sends the checks to the
+workers of a Ray cluster instead. Either way the problems' loops (and the model calls) stay in
+this process, so the samples a problem gets, and so its result, do not depend on the executor.
+
 Example:
     >>> from neurosym.targets.fol import FolTarget
     >>> from neurosym.translators.backends.scripted import ScriptedBackend
@@ -21,23 +27,25 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from neurosym.errors import ConfigurationError
 from neurosym.loop.cache import Cache, CachedChecker
-from neurosym.loop.refine import Budget, Checker, Strategy, refine
+from neurosym.loop.refine import Budget, Checker, Strategy, check_inline, refine
 from neurosym.loop.result import Cost, LoopResult
 from neurosym.settings import SamplingSettings
 from neurosym.targets.base import Target
 from neurosym.translators.base import LLMBackend
 from neurosym.types import Problem
 
-__all__ = ["RunBudget", "run_many"]
+__all__ = ["LocalExecutor", "ProblemExecutor", "RunBudget", "for_each", "run_many"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,113 @@ class _Ledger:
         return None
 
 
+@runtime_checkable
+class ProblemExecutor(Protocol):
+    """Where a run's problems and their checks run (see the module docstring).
+
+    ``checking(target, problems)`` is a context manager that yields the checker the problems'
+    loops call (``(target, formalization, timeout_s) -> Verdict``, from several threads at once)
+    and releases its workers on exit. ``max_in_flight`` is how many problems are worked on at
+    once; it is read after ``checking`` is entered (an executor may size it from its workers).
+    """
+
+    max_in_flight: int
+
+    def checking(self, target: Target, problems: int) -> contextlib.AbstractContextManager[Checker]:
+        """Yield the checker for ``problems`` problems of ``target``; stop its workers on exit."""
+        ...
+
+
+class LocalExecutor:
+    r"""Problems in threads of this process; checks in a :class:`~neurosym.loop.pool.ProverPool` of processes.
+
+    Args:
+        max_in_flight: problems worked on at once.
+        workers: prover processes; default ``min(max_in_flight, problems, CPUs)``. ``0`` runs each
+            check in the thread of its problem (no pool): only with ``max_in_flight=1``, because
+            Z3 must not run in two threads of one process.
+
+    Example:
+        >>> from neurosym.targets.fol import FolTarget
+        >>> from neurosym.translators.backends.scripted import ScriptedBackend
+        >>> out = "Premises:\n1. A dog.\nFOL: Dog(rex)\nConclusion:\nA dog?\nFOL: Dog(rex)"
+        >>> problems = [Problem(premises=("A dog.",), conclusion="A dog?", id="p")]
+        >>> inline = LocalExecutor(max_in_flight=1, workers=0)
+        >>> results = run_many(problems, FolTarget(constrained=False), ScriptedBackend([out]), executor=inline)
+        >>> [r.answer for r in results]
+        ['True']
+
+    """
+
+    def __init__(self, max_in_flight: int = 4, *, workers: int | None = None) -> None:
+        if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1:
+            raise ConfigurationError(f"max_in_flight must be at least 1, got {max_in_flight!r}")
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
+            raise ConfigurationError(f"workers must be a non-negative whole number, got {workers!r}")
+        if workers == 0 and max_in_flight > 1:
+            raise ConfigurationError(
+                "workers=0 runs checks in the problems' threads, which needs max_in_flight=1 "
+                "(Z3 must not run in two threads of one process)"
+            )
+        self.max_in_flight = max_in_flight
+        self.workers = workers
+
+    def __repr__(self) -> str:
+        return f"LocalExecutor(max_in_flight={self.max_in_flight}, workers={self.workers})"
+
+    def describe(self) -> dict[str, Any]:
+        """What a results file records about where the run ran."""
+        return {"executor": "local", "max_in_flight": self.max_in_flight, "workers": self.workers}
+
+    @contextlib.contextmanager
+    def checking(self, target: Target, problems: int) -> Iterator[Checker]:
+        """Yield ``check_inline`` (``workers=0``) or the check of a prover pool warmed up for ``target``."""
+        if self.workers == 0:
+            yield check_inline
+            return
+        from neurosym.loop.pool import ProverPool
+        from neurosym.targets.registry import spec_of
+
+        spec = spec_of(target)  # how the target's workers warm up (FOL: import and run Z3 once)
+        workers = self.workers or max(1, min(self.max_in_flight, problems, os.cpu_count() or 1))
+        pool = ProverPool(workers=workers, preload=spec.preload if spec else (), warmup=spec.warm_up if spec else None)
+        try:
+            yield pool.check
+        finally:
+            pool.close(cancel=True)
+
+
+class _GivenChecker:
+    """The executor of a caller who passed ``checker=``: threads here, that checker."""
+
+    def __init__(self, checker: Checker, max_in_flight: int) -> None:
+        self.checker = checker
+        self.max_in_flight = max_in_flight
+
+    @contextlib.contextmanager
+    def checking(self, target: Target, problems: int) -> Iterator[Checker]:
+        yield self.checker
+
+
+def for_each(count: int, work: Callable[[int], None], max_in_flight: int) -> None:
+    """Call ``work(i)`` for ``i`` in ``range(count)``, ``max_in_flight`` at a time in threads; re-raise the first error.
+
+    Example:
+        >>> seen = []
+        >>> for_each(3, seen.append, 1)
+        >>> seen
+        [0, 1, 2]
+
+    """
+    if max_in_flight <= 1:
+        for index in range(count):
+            work(index)
+        return
+    with ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="neurosym-loop") as threads:
+        for future in [threads.submit(work, i) for i in range(count)]:
+            future.result()
+
+
 def _skipped(problem: Problem, reason: str, strategy: Strategy) -> LoopResult:
     return LoopResult(
         problem_id=problem.id,
@@ -110,8 +225,9 @@ def run_many(
     settings: SamplingSettings | None = None,
     checker: Checker | None = None,
     verdict_cache: Cache | None = None,
-    max_in_flight: int = 4,
+    max_in_flight: int | None = None,
     on_result: Callable[[int, LoopResult], None] | None = None,
+    executor: ProblemExecutor | None = None,
 ) -> list[LoopResult]:
     """Run :func:`neurosym.loop.refine.refine` on every problem; results come back in input order.
 
@@ -123,57 +239,50 @@ def run_many(
         budget: per-problem limits.
         settings: sampling settings.
         checker: how verdicts are computed; default: a :class:`~neurosym.loop.pool.ProverPool`
-            of ``min(max_in_flight, CPUs)`` workers for this run, warmed up as the target's spec says (``pool.check`` of a pool you
-            keep, or :func:`neurosym.loop.refine.check_inline` for this process).
+            of ``min(max_in_flight, CPUs)`` workers for this run, warmed up as the target's spec says
+            (``pool.check`` of a pool you keep, or :func:`neurosym.loop.refine.check_inline` for this process).
         verdict_cache: look verdicts up in this cache first and store new ones (a finished run
             repeated costs neither model nor prover calls, with a :class:`CachedBackend` too).
         run_budget: limits over the whole run.
-        max_in_flight: problems worked on at once.
+        max_in_flight: problems worked on at once (default 4).
         on_result: called with ``(index, result)`` as each problem finishes (from worker threads,
             one call at a time).
+        executor: where problems and checks run (a :class:`ProblemExecutor`, e.g.
+            ``LocalExecutor(8, workers=4)`` or ``neurosym.bench.ray_executor.RayExecutor()``);
+            it replaces ``checker`` and ``max_in_flight``, so it is given instead of them.
 
     """
-    if max_in_flight < 1:
-        raise ConfigurationError(f"max_in_flight must be at least 1, got {max_in_flight}")
+    if executor is not None:
+        if checker is not None or max_in_flight is not None:
+            raise ConfigurationError("pass executor= or checker=/max_in_flight=, not both: the executor decides both")
+    else:
+        in_flight = 4 if max_in_flight is None else max_in_flight
+        if in_flight < 1:
+            raise ConfigurationError(f"max_in_flight must be at least 1, got {in_flight}")
+        executor = LocalExecutor(in_flight) if checker is None else _GivenChecker(checker, in_flight)
     strategy = strategy or Strategy.greedy()
     ledger = _Ledger(run_budget or RunBudget())
     results: list[LoopResult | None] = [None] * len(problems)
     report_lock = threading.Lock()
 
-    def work(index: int) -> None:
-        problem = problems[index]
-        reason = ledger.exceeded()
-        if reason:
-            result = _skipped(problem, reason, strategy)
-        else:
-            result = refine(
-                problem, target, backend, strategy=strategy, budget=budget, settings=settings, checker=checker
-            )
-            ledger.add(result.cost)
-        results[index] = result
-        if on_result is not None:
-            with report_lock:
-                on_result(index, result)
+    with executor.checking(target, len(problems)) as check:
+        checked: Checker = CachedChecker(check, verdict_cache) if verdict_cache is not None else check
 
-    pool = None
-    if checker is None:
-        from neurosym.loop.pool import ProverPool
-        from neurosym.targets.registry import spec_of
+        def work(index: int) -> None:
+            problem = problems[index]
+            reason = ledger.exceeded()
+            if reason:
+                result = _skipped(problem, reason, strategy)
+            else:
+                result = refine(
+                    problem, target, backend, strategy=strategy, budget=budget, settings=settings, checker=checked
+                )
+                ledger.add(result.cost)
+            results[index] = result
+            if on_result is not None:
+                with report_lock:
+                    on_result(index, result)
 
-        spec = spec_of(target)  # how the target's workers warm up (FOL: import and run Z3 once)
-        pool = ProverPool(
-            workers=max(1, min(max_in_flight, len(problems), os.cpu_count() or 1)),
-            preload=spec.preload if spec else (),
-            warmup=spec.warm_up if spec else None,
-        )
-        checker = pool.check
-    if verdict_cache is not None:
-        checker = CachedChecker(checker, verdict_cache)
-    try:
-        with ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="neurosym-loop") as executor:
-            for future in [executor.submit(work, i) for i in range(len(problems))]:
-                future.result()  # re-raise configuration errors; verdicts and backend failures are results
-    finally:
-        if pool is not None:
-            pool.close(cancel=True)
+        # Configuration errors re-raise; verdicts and backend failures are results.
+        for_each(len(problems), work, max(1, executor.max_in_flight))
     return [r for r in results if r is not None]
