@@ -5,7 +5,7 @@ wrong linearisation. Integral variables within :data:`INT_TOL` of a whole number
 first, and every value is then checked against that rounded point.
 
 Example:
-    >>> from neurosym.milp.model import parse_model
+    >>> from neurosym.milp.parser import parse_model
     >>> m = parse_model("integer x, y\nmaximize 3 x + 2 y\ncap: x + y <= 4")
     >>> report = check_solution(m, {"x": 4.0000000001, "y": 0.0})
     >>> report.ok, report.objective, report.values["x"], report.binding
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from neurosym.milp.model import Cardinality, Comparison, Disjunction, Indicator, Model
+from neurosym.milp.syntax import Cardinality, Comparison, Disjunction, Indicator, Model
 
 __all__ = ["FEAS_TOL", "INT_TOL", "ConstraintCheck", "SolutionCheck", "check_solution"]
 
@@ -100,8 +100,8 @@ def check_solution(
     for c in model.constraints:
         if isinstance(c, (Comparison, Cardinality)):
             row = c if isinstance(c, Comparison) else c.as_comparison()
-            ok, slack, binding = _holds(row, point)
-            checks.append(ConstraintCheck(c.name, c.render(), ok, slack, binding))
+            ok, slack, row_binding = _holds(row, point)
+            checks.append(ConstraintCheck(c.name, c.render(), ok, slack, row_binding))
         elif isinstance(c, Indicator):
             active = round(point[c.binary]) == c.value
             results = [_holds(part, point) for part in c.then]

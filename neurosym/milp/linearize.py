@@ -12,7 +12,7 @@ hold for every feasible point. Where no finite ``M`` exists the model is refused
 variable that needs a bound.
 
 Example:
-    >>> from neurosym.milp.model import parse_model
+    >>> from neurosym.milp.parser import parse_model
     >>> m = parse_model("binary b\ninteger x <= 10\nmaximize x\nif not b then x <= 0")
     >>> [r.render() for r in linearize(m).rows]
     ['x - 10 b <= 0']
@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from neurosym.milp.model import Cardinality, Comparison, Disjunction, Indicator, LinearExpr, Model, Variable
+from neurosym.milp.syntax import Cardinality, Comparison, Disjunction, Indicator, LinearExpr, Model, Variable
 
 __all__ = ["MAX_BIG_M", "LinearProgram", "LinearizationError", "derive_bounds", "linearize"]
 
@@ -72,7 +72,7 @@ def derive_bounds(model: Model, *, rounds: int = 20) -> Bounds:
     r"""Variable bounds tightened by interval propagation over the model's linear rows.
 
     Example:
-        >>> from neurosym.milp.model import parse_model
+        >>> from neurosym.milp.parser import parse_model
         >>> derive_bounds(parse_model("integer x, y\nmaximize x\n2 x + y <= 7"))["x"]
         (0.0, 3.0)
 
@@ -174,10 +174,10 @@ def _switched(c: Comparison, binary: str, on_value: int, bounds: Bounds, origin:
         # expr - rhs <= gap * off   (or >= for the other sense)
         if on_value == 1:  # off = 1 - b: expr + gap*b <= rhs + gap
             expr = LinearExpr.combine([(c.expr, 1.0), (LinearExpr(((binary, 1.0),)), gap)])
-            rows.append(Comparison(expr, sense, c.rhs + gap, origin, c.line))  # type: ignore[arg-type]
+            rows.append(Comparison(expr, sense, c.rhs + gap, origin, c.line))
         else:  # off = b: expr - gap*b <= rhs
             expr = LinearExpr.combine([(c.expr, 1.0), (LinearExpr(((binary, 1.0),)), -gap)])
-            rows.append(Comparison(expr, sense, c.rhs, origin, c.line))  # type: ignore[arg-type]
+            rows.append(Comparison(expr, sense, c.rhs, origin, c.line))
     return rows
 
 

@@ -1,7 +1,7 @@
 r"""MILP results for people: the model in Markdown or LaTeX, and the checked solution as a certificate.
 
 Example:
-    >>> from neurosym.milp.model import parse_model
+    >>> from neurosym.milp.parser import parse_model
     >>> from neurosym.milp.solve import solve_model
     >>> model = parse_model("integer chairs, tables\nmaximize profit: 30 chairs + 50 tables\n"
     ...                     "wood: 2 chairs + 4 tables <= 40\nhours: 3 chairs + 2 tables <= 36")
@@ -23,10 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from neurosym.milp.model import Cardinality, Comparison, Disjunction, Indicator, LinearExpr, Model
+from neurosym.milp.sensitivity import Sensitivity
 from neurosym.milp.solve import MilpResult
+from neurosym.milp.syntax import Cardinality, Comparison, Disjunction, Indicator, LinearExpr, Model
 
-__all__ = ["CheckedSolution", "model_latex", "model_markdown"]
+__all__ = ["CheckedSolution", "iis_line", "model_latex", "model_markdown"]
 
 
 def _num(value: float | None) -> str:
@@ -55,6 +56,8 @@ class CheckedSolution:
     lp_relaxation: float | None = None
     integer_optimum: float | None = None
     constraints: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
+    sensitivity: Sensitivity | None = field(default=None, compare=False)
+    """HiGHS's duals, reduced costs and ranging at the optimum (:mod:`neurosym.milp.sensitivity`)."""
 
     @classmethod
     def from_result(cls, model: Model, result: MilpResult) -> CheckedSolution:
@@ -78,6 +81,7 @@ class CheckedSolution:
             lp_relaxation=result.lp_relaxation,
             integer_optimum=result.integer_optimum,
             constraints=tuple(c.to_dict() for c in result.check.constraints),
+            sensitivity=result.sensitivity,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +92,7 @@ class CheckedSolution:
             "checked": self.checked, "binding": list(self.binding), "solvers": [dict(s) for s in self.solvers],
             "notes": list(self.notes), "lp_relaxation": self.lp_relaxation, "integer_optimum": self.integer_optimum,
             "constraints": [dict(c) for c in self.constraints],
+            "sensitivity": self.sensitivity.to_dict() if self.sensitivity is not None else None,
         }  # fmt: skip
 
     @classmethod
@@ -98,6 +103,7 @@ class CheckedSolution:
             {k: float(v) for k, v in data["values"].items()}, dict(data.get("kinds", {})), int(data["checked"]),
             tuple(data.get("binding", ())), tuple(data.get("solvers", ())), tuple(data.get("notes", ())),
             data.get("lp_relaxation"), data.get("integer_optimum"), tuple(data.get("constraints", ())),
+            Sensitivity.from_dict(data["sensitivity"]) if data.get("sensitivity") else None,
         )  # fmt: skip
 
     def table(self) -> str:
@@ -131,7 +137,28 @@ class CheckedSolution:
                 "if the quantities are counted"
             )
         lines += [f"note: {n}" for n in self.notes]
+        if self.sensitivity is not None and any(not v.fixed for v in self.sensitivity.variables):
+            # With every variable integer, fixing them leaves no LP: its duals and ranges would say nothing.
+            lines.append(self.sensitivity.render())
         return "\n".join(lines)
+
+
+def iis_line(iis: Mapping[str, Any]) -> str:
+    """One line naming an irreducible infeasible subset and who found it (``iis``: a verdict's ``details["iis"]``).
+
+    Example:
+        >>> iis_line({"constraints": ["a", "c"], "method": "highs_iis", "bounds": ["y >= 0"]})
+        'irreducible infeasible subset (HiGHS IIS, checked): a, c; with the bounds y >= 0'
+
+    """
+    who = {
+        "highs_iis": "HiGHS IIS, checked",
+        "highs_iis+deletion_filter": "HiGHS IIS of the LP relaxation, reduced for the integer model",
+        "deletion_filter": "deletion filter",
+    }.get(str(iis.get("method", "")), str(iis.get("method", "")))
+    text = f"irreducible infeasible subset ({who}): " + ", ".join(map(str, iis.get("constraints", ())))
+    bounds = list(iis.get("bounds", ()))
+    return text + (f"; with the bounds {', '.join(map(str, bounds))}" if bounds else "")
 
 
 _LATEX_SENSE = {"<=": r"\le", ">=": r"\ge", "==": "="}
@@ -173,7 +200,7 @@ def model_latex(model: Model) -> str:
     r"""The model as a LaTeX ``aligned`` block.
 
     Example:
-        >>> from neurosym.milp.model import parse_model
+        >>> from neurosym.milp.parser import parse_model
         >>> print(model_latex(parse_model("integer x\nmaximize 2 x\ncap: x <= 4")))
         \begin{aligned}
         \max\quad & 2 \mathit{x} \\
@@ -207,7 +234,7 @@ def model_markdown(model: Model) -> str:
     r"""The model as Markdown: the objective, a table of named constraints, and the variables.
 
     Example:
-        >>> from neurosym.milp.model import parse_model
+        >>> from neurosym.milp.parser import parse_model
         >>> print(model_markdown(parse_model("integer x\nbinary b\nmaximize 2 x\ncap: x <= 4\nif b then x >= 1")))
         **maximize** 2 x
         <BLANKLINE>

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from neurosym.milp.linearize import MAX_BIG_M, LinearizationError, derive_bounds, linearize
-from neurosym.milp.model import parse_model
+from neurosym.milp.parser import parse_model
 from neurosym.milp.solve import solve_model
 
 INF = math.inf

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from neurosym.milp.model import parse_model
+from neurosym.milp.parser import parse_model
 from neurosym.milp.report import CheckedSolution, model_latex, model_markdown
 from neurosym.milp.solve import MilpResult, solve_model
 from neurosym.types import certificate_from_dict

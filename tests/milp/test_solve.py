@@ -12,19 +12,23 @@ from dataclasses import replace
 import pytest
 
 import neurosym.milp.solve as solve_module
+import neurosym.provers.cbc as cbc_module
 from neurosym.errors import ConfigurationError
 from neurosym.milp.check import check_solution
 from neurosym.milp.linearize import linearize
-from neurosym.milp.model import parse_model
+from neurosym.milp.parser import parse_model
 from neurosym.milp.solve import (
     CBC_GRACE_S,
     SolverRun,
-    cbc_path,
     conflicting_constraints,
     run_solver,
     runaway_variables,
     solve_model,
 )
+from neurosym.processes import has_ended
+from neurosym.provers._pulp import pulp_problem
+from neurosym.provers.cbc import CbcProver, cbc_path
+from neurosym.provers.highs import HighsProver
 
 CHAIRS = "integer chairs, tables\nmaximize profit: 30 chairs + 50 tables\nwood: 2 chairs + 4 tables <= 40\n"
 CHAIRS += "hours: 3 chairs + 2 tables <= 36"
@@ -264,12 +268,13 @@ def test_not_linear():
 
 @pytest.mark.parametrize("broken", ["raise", "bogus"])
 def test_a_solver_that_fails_is_an_error_with_a_note(monkeypatch, broken):
-    def solver(name, time_limit):
+    def engine(self, time_limit):
         if broken == "raise":
-            raise RuntimeError(f"{name} exploded")
+            raise RuntimeError(f"{self.name} exploded")
         return object()  # not a PuLP solver
 
-    monkeypatch.setattr(solve_module, "_solver", solver)
+    for prover in (HighsProver, CbcProver):
+        monkeypatch.setattr(prover, "_engine", engine)
     result = solve_model(parse_model(CHAIRS))
     assert result.status == "error" and result.objective is None
     assert [r.status for r in result.runs] == ["error", "error"]
@@ -280,7 +285,7 @@ def test_a_solver_that_fails_is_an_error_with_a_note(monkeypatch, broken):
 
 
 def test_run_solver_never_raises_for_solver_trouble(monkeypatch):
-    monkeypatch.setattr(solve_module, "_solver", lambda name, limit: (_ for _ in ()).throw(OSError("no binary")))
+    monkeypatch.setattr(CbcProver, "_engine", lambda self, limit: (_ for _ in ()).throw(OSError("no binary")))
     run = run_solver(linearize(parse_model(CHAIRS)), "cbc")
     assert run.status == "error" and run.message == "OSError: no binary" and run.values == {}
 
@@ -516,10 +521,10 @@ def market_split(*, slack: bool, seed: int = 0, items: int = 30, rows: int = 4) 
 def test_cbc_runs_its_serial_search():
     # The cause of the 10 s stalls: "-threads 1" starts CBC 2.10.3's threaded search, whose worker can
     # miss its start-up signal and sleep out a 10 s timed wait. The serial search prints no thread statistics.
-    prob, _ = solve_module._pulp_problem(
+    prob, _ = pulp_problem(
         linearize(parse_model(STALL_REPRODUCER)), relax=False, all_integer=False, zero_objective=False, cap=None
     )
-    engine = solve_module._solver("cbc", 10.0)
+    engine = CbcProver()._engine(10.0)
     prob.solve(engine)
     assert "command line" in engine.log and "-sec 10.0" in engine.log  # the log is CBC's own
     assert "-threads" not in engine.log and "Cbc0030I" not in engine.log  # Cbc0030I: "Thread 0 used ..."
@@ -572,7 +577,7 @@ def test_a_cbc_that_overruns_its_time_limit_is_killed(monkeypatch, tmp_path):
     fake_cbc = tmp_path / "sleeping_cbc"
     fake_cbc.write_text(SLEEPING_CBC)
     fake_cbc.chmod(0o755)
-    monkeypatch.setattr(solve_module, "cbc_path", lambda: str(fake_cbc))
+    monkeypatch.setattr(cbc_module, "cbc_path", lambda: str(fake_cbc))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     run = run_solver(linearize(parse_model(CHAIRS)), "cbc", time_limit=0.3)
@@ -585,6 +590,23 @@ def test_a_cbc_that_overruns_its_time_limit_is_killed(monkeypatch, tmp_path):
     assert time.monotonic() - started < 2.0
     assert result.status == "optimal" and result.objective == 540.0
     assert result.notes == (f"cbc did not prove optimality in time: {result.runs[1].message}",)
+
+
+FORKING_CBC = (
+    "#!/bin/sh\n# a stand-in for a CBC that starts a helper process and hangs\n"
+    'sleep 30 &\necho $! > "$(dirname "$0")/helper.pid"\nwait\n'
+)
+
+
+def test_a_killed_cbc_takes_what_it_started_with_it(monkeypatch, tmp_path):
+    # CBC used to be killed alone (subprocess.run's timeout); now its whole process tree goes.
+    fake_cbc = tmp_path / "forking_cbc"
+    fake_cbc.write_text(FORKING_CBC)
+    fake_cbc.chmod(0o755)
+    monkeypatch.setattr(cbc_module, "cbc_path", lambda: str(fake_cbc))
+    run = run_solver(linearize(parse_model(CHAIRS)), "cbc", time_limit=0.2)
+    assert run.status == "timeout" and "was killed" in run.message
+    assert has_ended(int((tmp_path / "helper.pid").read_text()))
 
 
 def sleeping_solver(calls, *, most):
