@@ -6,8 +6,11 @@ One :class:`Strategy` describes all four behaviours, which combine:
   formalization parsed and was decided.
 - **first-verified** (``first_verified=True``): stop at the first decided verdict, for sound
   verifiers (a kernel-checked proof).
-- **repair** (``repair_rounds=R``): an unreadable or undecided sample goes back to the model with
-  the parser's or prover's message, up to R times.
+- **failed samples** (``repair_rounds=R``): an unreadable or undecided sample gets up to R more
+  tries, as ``on_failure`` says: ``"repair"`` (the conversation: the failed answer as the
+  assistant's turn and the parser's or prover's message as the next user turn), ``"resample"`` (a
+  fresh sample at a new seed, at the strategy's temperature even after a greedy one) or
+  ``"hint"`` (a fresh sample whose user turn ends with the message; no assistant turn to copy).
 - **adaptive** (``round_size=m``): sample m at a time and stop as soon as the leader cannot be
   overtaken by the samples left, or its share of the votes reaches ``confidence``.
 
@@ -33,7 +36,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neurosym.errors import ConfigurationError, NeurosymError, ParseError, PoolBrokenError
 from neurosym.loop.cache import Cache, CachedChecker
@@ -44,15 +47,40 @@ from neurosym.translators.base import (
     GenerationRequest,
     GenerationResult,
     LLMBackend,
+    Message,
     Progress,
     ProgressCallback,
     split_evenly,
 )
 from neurosym.types import Formalization, Problem, Verdict
 
-__all__ = ["Budget", "Checker", "Strategy", "check_inline", "refine"]
+if TYPE_CHECKING:
+    from neurosym.translators.decoding import Decoder
+
+__all__ = ["ON_FAILURE", "Budget", "Checker", "Strategy", "check_inline", "hint_request", "refine"]
 
 Checker = Callable[[Target, Formalization, float], Verdict]
+ON_FAILURE = ("repair", "resample", "hint")
+"""What a failed sample's further tries are (:attr:`Strategy.on_failure`)."""
+
+
+def hint_request(request: GenerationRequest, feedback: str) -> GenerationRequest:
+    """``request`` with ``feedback`` appended to its last user turn (the ``hint`` strategy's request).
+
+    Example:
+        >>> r = hint_request(GenerationRequest.from_prompt("Translate: Rex is a dog."), "Dog is used with two arities")
+        >>> print(r.messages[-1].content)
+        Translate: Rex is a dog.
+        <BLANKLINE>
+        An earlier answer to this had a problem: Dog is used with two arities
+        Avoid it.
+
+    """
+    last = max(i for i, m in enumerate(request.messages) if m.role == "user")
+    note = f"\n\nAn earlier answer to this had a problem: {feedback.strip()}\nAvoid it."
+    messages = list(request.messages)
+    messages[last] = Message("user", messages[last].content + note)
+    return GenerationRequest(tuple(messages), request.constraint)
 
 
 @dataclass(frozen=True)
@@ -81,8 +109,12 @@ class Strategy:
     """Sampling temperature when more than one sample is drawn (one sample is greedy)."""
     timeout_s: float = 10.0
     """Prover time limit per attempt."""
+    on_failure: str = "repair"
+    """What a failed sample's R tries are: ``"repair"``, ``"resample"`` or ``"hint"`` (see the module docstring)."""
 
     def __post_init__(self) -> None:
+        if self.on_failure not in ON_FAILURE:
+            raise ConfigurationError(f"on_failure must be one of {', '.join(ON_FAILURE)}, got {self.on_failure!r}")
         if self.samples < 1:
             raise ConfigurationError(f"samples must be at least 1, got {self.samples}")
         if self.repair_rounds < 0:
@@ -98,9 +130,11 @@ class Strategy:
         return cls(samples=1, temperature=0.0)
 
     @classmethod
-    def vote(cls, k: int = 5, *, repair_rounds: int = 0, agreement: float = 0.5) -> Strategy:
-        """Majority vote over ``k`` samples, optionally repairing failed ones."""
-        return cls(samples=k, repair_rounds=repair_rounds, agreement=agreement)
+    def vote(
+        cls, k: int = 5, *, repair_rounds: int = 0, agreement: float = 0.5, on_failure: str = "repair"
+    ) -> Strategy:
+        """Majority vote over ``k`` samples, optionally giving failed ones ``repair_rounds`` more tries."""
+        return cls(samples=k, repair_rounds=repair_rounds, agreement=agreement, on_failure=on_failure)
 
     @classmethod
     def adaptive(cls, max_samples: int = 10, *, round_size: int = 2, confidence: float = 0.8) -> Strategy:
@@ -171,6 +205,8 @@ class _Run:
         self.model_calls = 0
         self.model_s = 0.0
         self.prompt_s = 0.0  # building prompts and repair prompts (target code)
+        make_decoder = getattr(target, "decoder", None)  # a target that draws answers in several requests
+        self.decoder: Decoder | None = make_decoder(problem) if callable(make_decoder) else None
 
     def cost(self) -> Cost:
         return Cost(
@@ -185,18 +221,30 @@ class _Run:
         )
 
     def generate(
-        self, request: GenerationRequest, n: int, seed: int, temperature: float, *, first_sample: int
+        self,
+        request: GenerationRequest,
+        n: int,
+        seed: int,
+        temperature: float,
+        *,
+        first_sample: int,
+        decoded: bool = True,
     ) -> GenerationResult:
+        """``n`` samples of ``request``: through the target's decoder if it has one (repair conversations never)."""
         settings = merge(self.settings, SamplingSettings(n=n, seed=seed, temperature=temperature))
         started = time.perf_counter()
-        if self.progress is None:
-            [result] = self.backend.generate([request], settings=settings)
-        else:
+        renumbered: ProgressCallback | None = None
+        if self.progress is not None:
             report = self.progress
 
             def renumbered(event: Progress) -> None:  # the backend counts samples per call; say which of the problem's
                 report(replace(event, sample_index=first_sample + event.sample_index))
 
+        if decoded and self.decoder is not None:
+            result = self.decoder.generate(self.backend, request, settings=settings, progress=renumbered)
+        elif renumbered is None:
+            [result] = self.backend.generate([request], settings=settings)
+        else:
             [result] = self.backend.generate([request], settings=settings, progress=renumbered)
         self.model_s += time.perf_counter() - started
         self.model_calls += 1
@@ -325,10 +373,20 @@ def refine(
                     if previous.answer is not None or (reason := run.budget.exceeded(run.cost())):
                         break
                     started = time.perf_counter()
-                    repair = target.repair_request(problem, previous_request, previous.output, run.feedback(previous))
-                    run.prompt_s += time.perf_counter() - started
                     seed = (run.settings.seed or 0) + 1000 * k + index
-                    fixed = run.generate(repair, 1, seed, temperature, first_sample=index)
+                    retry_temperature, decoded = temperature, True
+                    if strategy.on_failure == "resample":
+                        repair = request
+                        retry_temperature = temperature or strategy.temperature  # a greedy retry would repeat itself
+                    elif strategy.on_failure == "hint":
+                        repair = _hint(target, problem, request, run.feedback(previous))
+                    else:
+                        repair = target.repair_request(
+                            problem, previous_request, previous.output, run.feedback(previous)
+                        )
+                        decoded = False  # the conversation continues the whole answer in one request
+                    run.prompt_s += time.perf_counter() - started
+                    fixed = run.generate(repair, 1, seed, retry_temperature, first_sample=index, decoded=decoded)
                     [share_k] = _shares(fixed) or [(0, 0, 0.0)]
                     text = fixed.samples[0].text if fixed.samples else ""
                     previous = run.attempt(text, sample=index, round_=round_, repair=k, share=share_k)
@@ -352,6 +410,12 @@ def refine(
             raise
         stop_reason, error, exception = "error", f"{type(err).__name__}: {err}", err
     return replace(_decide(problem, run, strategy, stop_reason, error), exception=exception)
+
+
+def _hint(target: Target, problem: Problem, request: GenerationRequest, feedback: str) -> GenerationRequest:
+    """The target's own ``hint_request(problem, request, feedback)`` where it has one, else :func:`hint_request`."""
+    own = getattr(target, "hint_request", None)
+    return own(problem, request, feedback) if callable(own) else hint_request(request, feedback)
 
 
 def _settled(votes: Counter[Hashable], strategy: Strategy, remaining: int) -> bool:

@@ -19,14 +19,20 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from neurosym.errors import ConfigurationError
 from neurosym.fol.parser import parse_formula
 from neurosym.fol.syntax import EntailmentProblem
 from neurosym.targets.fol.check import check_fol
+from neurosym.targets.fol.declare import build_declared_request, declare_decoder, interleaved_decoder
 from neurosym.targets.fol.translator import FolTranslation, build_fol_request, parse_fol_output, problem_from_text
 from neurosym.translators.base import GenerationRequest, Message
+from neurosym.translators.decoding import Decoder
 from neurosym.types import Formalization, Problem, Verdict
 
-__all__ = ["FolTarget", "warm_up_fol"]
+__all__ = ["DECODINGS", "FolTarget", "warm_up_fol"]
+
+DECODINGS = ("whole", "interleaved", "declare")
+"""The ways :class:`FolTarget` draws an answer (its ``decoding`` option)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,11 @@ class FolTarget:
             grammar support, which would refuse or ignore the constraint).
         provers: provers to run; several are cross-checked.
         repair_signature_clashes: rename clashing names apart instead of an ``invalid`` verdict.
+        decoding: how the answer is drawn (see :mod:`neurosym.targets.fol.declare`): ``"whole"``
+            (one request for the whole answer, the layout of the recorded benchmarks),
+            ``"interleaved"`` (the same layout, the sentences written by neurosym and only the
+            formulas by the model) or ``"declare"`` (the signature first, then the formulas
+            under a grammar compiled from it).
 
     """
 
@@ -45,6 +56,11 @@ class FolTarget:
     constrained: bool = True
     provers: Sequence[str] = field(default=("z3",))
     repair_signature_clashes: bool = False
+    decoding: str = "whole"
+
+    def __post_init__(self) -> None:
+        if self.decoding not in DECODINGS:
+            raise ConfigurationError(f"decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
 
     def _structured(self, problem: Problem) -> Problem:
         if problem.conclusion is None or not problem.premises:
@@ -52,8 +68,31 @@ class FolTarget:
         return problem
 
     def request(self, problem: Problem) -> GenerationRequest:
-        """The few-shot FOL prompt for ``problem`` (see :mod:`neurosym.targets.fol.translator`)."""
+        """The few-shot FOL prompt for ``problem`` (see :mod:`neurosym.targets.fol.translator`).
+
+        With ``decoding="declare"`` the prompt and the whole-answer grammar are those of the
+        declared layout (:func:`~neurosym.targets.fol.declare.build_declared_request`).
+        """
+        if self.decoding == "declare":
+            return build_declared_request(self._structured(problem), constrained=self.constrained)
         return build_fol_request(self._structured(problem), constrained=self.constrained)
+
+    def decoder(self, problem: Problem) -> Decoder | None:
+        """How the loop draws answers beyond one plain request: ``None`` for ``decoding="whole"``.
+
+        Example:
+            >>> from neurosym.types import Problem
+            >>> p = Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?")
+            >>> FolTarget().decoder(p) is None, type(FolTarget(decoding="declare").decoder(p)).__name__
+            (True, 'DeclareThenUse')
+
+        """
+        structured = self._structured(problem)
+        if self.decoding == "interleaved":
+            return interleaved_decoder(structured, self.request(structured), constrained=self.constrained)
+        if self.decoding == "declare":
+            return declare_decoder(structured, constrained=self.constrained)
+        return None
 
     def parse(self, problem: Problem, output: str) -> Formalization:
         """Read the formulas; raises ParseError when the layout or a formula is malformed."""
@@ -85,7 +124,8 @@ class FolTarget:
             ['target', 'z3']
 
         """
-        fingerprint: dict[str, Any] = {"target": dataclasses.asdict(self)}
+        options = {k: v for k, v in dataclasses.asdict(self).items() if k != "decoding"}  # decoding only
+        fingerprint: dict[str, Any] = {"target": options}
         if "z3" in self.provers:
             import z3
 

@@ -22,17 +22,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Hashable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from neurosym.deadlines import check_seconds
-from neurosym.milp.model import Model, parse_model
+from neurosym.errors import ConfigurationError
+from neurosym.milp.files import write_model
+from neurosym.milp.parser import parse_model
 from neurosym.milp.report import CheckedSolution
 from neurosym.milp.solve import solve_model
+from neurosym.milp.syntax import Model
+from neurosym.targets.milp.declare import declare_decoder
 from neurosym.targets.milp.translator import build_milp_request, extract_model
 from neurosym.targets.python.target import number_key
 from neurosym.translators.base import GenerationRequest, Message
+from neurosym.translators.decoding import Decoder
 from neurosym.types import Assignment, Formalization, NumberAnswer, Problem, Verdict
 
 __all__ = ["REL_TOL", "MilpTarget", "milp_verdict"]
@@ -51,6 +58,13 @@ class MilpTarget:
             :func:`~neurosym.targets.milp.translator.model_gbnf`.
         shots: how many worked examples the prompt shows (default all three).
         rel_tol: when two optimal objectives are the same answer.
+        grammar: GBNF text to constrain the output with instead of
+            :func:`~neurosym.targets.milp.translator.model_gbnf` (a recording made with another
+            grammar replays only with that grammar: the text is part of the request).
+        decoding: ``"whole"`` (one request for the whole model, as recorded) or ``"declare"``
+            (the declarations first, then the objective and constraints over the declared
+            variables only; see :mod:`neurosym.targets.milp.declare`). ``"declare"`` needs
+            ``constrained``.
 
     """
 
@@ -58,11 +72,31 @@ class MilpTarget:
     constrained: bool = False
     shots: int | None = None
     rel_tol: float = REL_TOL
+    grammar: str | None = None
+    decoding: str = "whole"
+
+    def __post_init__(self) -> None:
+        if self.decoding not in ("whole", "declare"):
+            raise ConfigurationError(f"decoding must be 'whole' or 'declare', got {self.decoding!r}")
+
+    def decoder(self, problem: Problem) -> Decoder | None:
+        """How the loop draws models beyond one plain request: ``None`` unless ``decoding="declare"`` and constrained.
+
+        Example:
+            >>> MilpTarget().decoder(Problem("...")) is None
+            True
+            >>> type(MilpTarget(constrained=True, decoding="declare").decoder(Problem("..."))).__name__
+            'DeclareThenUse'
+
+        """
+        if self.decoding == "declare" and self.constrained:
+            return declare_decoder(constrained=True)
+        return None
 
     def request(self, problem: Problem) -> GenerationRequest:
         """The few-shot modeling prompt for ``problem``'s text (or its question)."""
         return build_milp_request(
-            problem.text or problem.question or "", shots=self.shots, constrained=self.constrained
+            problem.text or problem.question or "", shots=self.shots, constrained=self.constrained, grammar=self.grammar
         )
 
     def parse(self, problem: Problem, output: str) -> Formalization:
@@ -76,6 +110,26 @@ class MilpTarget:
         model = formalization.parsed if isinstance(formalization.parsed, Model) else parse_model(formalization.source)
         return milp_verdict(model, timeout_s=timeout_s)
 
+    def save(self, formalization: Formalization, path: str | os.PathLike[str]) -> Path:
+        r"""Write the formalization's model to ``path``: LP, MPS or the modeling language, by the suffix.
+
+        ``neurosym solve --target milp --save FILE`` calls it with the final model; see
+        :func:`neurosym.milp.files.write_model` (logic constraints go out linearised, rows named).
+
+        Raises:
+            InputError: an unknown suffix, a model that cannot be linearised, a path that cannot be written.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> f = MilpTarget().parse(Problem("..."), "integer x\nmaximize x\ncap: x <= 3")
+            >>> path = MilpTarget().save(f, pathlib.Path(tempfile.mkdtemp()) / "plan.lp")
+            >>> [line for line in path.read_text().splitlines() if line.startswith(" cap")]
+            [' cap: +1 x <= +3']
+
+        """
+        model = formalization.parsed if isinstance(formalization.parsed, Model) else parse_model(formalization.source)
+        return write_model(model, path)
+
     def fingerprint(self) -> dict[str, Any]:
         """What its verdicts depend on besides the model: its options and the solvers' versions (cache keys).
 
@@ -88,7 +142,10 @@ class MilpTarget:
         """
         from importlib.metadata import version
 
-        return {"target": dataclasses.asdict(self), "pulp": version("pulp"), "highspy": version("highspy")}
+        options = {
+            k: v for k, v in dataclasses.asdict(self).items() if k not in ("grammar", "decoding")
+        }  # decoding only
+        return {"target": options, "pulp": version("pulp"), "highspy": version("highspy")}
 
     def answer_key(self, verdict: Verdict) -> Hashable | None:
         """A vote key: the optimal objective rounded to the tolerance."""
@@ -142,18 +199,23 @@ def milp_verdict(model: Model, *, timeout_s: float = 10.0) -> Verdict:
 
     """
     result = solve_model(model, time_limit=check_seconds(timeout_s, "timeout_s"))
-    details = {
+    details: dict[str, Any] = {
         "solver_status": result.status,
         "runs": [{k: v for k, v in r.to_dict().items() if k != "values"} for r in result.runs],
         "notes": list(result.notes),
     }
-    common = {"prover": PROVER, "elapsed_s": result.seconds, "details": details}
+    common: dict[str, Any] = {"prover": PROVER, "elapsed_s": result.seconds, "details": details}
     if result.status == "optimal":
         certificate = CheckedSolution.from_result(model, result)
         answer = Assignment(dict(result.values), objective=result.objective)
         return Verdict("optimal", answer=answer, certificate=certificate, **common)
     if result.status == "infeasible":
         details["conflict"] = list(result.conflict)
+        details["iis"] = {
+            "constraints": list(result.iis),
+            "method": result.iis_method,
+            "bounds": list(result.iis_bounds),
+        }
         lines = [f"  {name}: {model.constraint(name).render()}" for name in result.conflict]
         if lines:
             feedback = "The model is infeasible: these constraints cannot all hold together:\n" + "\n".join(lines)

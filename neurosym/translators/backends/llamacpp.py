@@ -28,6 +28,12 @@ prefix went from 0.5 s to 1.0 s per request, because the cache copies the model 
 completion (about 0.5 s). It is therefore off by default; the backend saves the state once per
 request, not once per sample.
 
+Partial answers: a request whose last message is an assistant message is *continued*: the chat
+template renders the messages before it with the assistant's turn opened, the partial answer
+follows as prompt text, and the model writes on from there (``continues_partial_answer`` is
+True; see :mod:`neurosym.translators.decoding.plan`). Consecutive spans of one answer share
+their prefix, so only the new tokens are evaluated.
+
 Example:
     >>> backend = LlamaCppBackend.from_path("small", n_ctx=2048)  # doctest: +SKIP
     >>> from neurosym.translators.base import GenerationRequest
@@ -45,7 +51,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from neurosym.errors import BackendError, ConfigurationError, MissingDependencyError, NeurosymError
 from neurosym.settings import SamplingSettings, merge
@@ -61,7 +67,9 @@ from neurosym.translators.base import (
 )
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama, LlamaGrammar
+    from llama_cpp import Llama
+    from llama_cpp.llama_grammar import LlamaGrammar
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 __all__ = ["LlamaCppBackend", "from_llamacpp"]
 
@@ -126,6 +134,8 @@ class LlamaCppBackend:
 
     name: ClassVar[str] = "llamacpp"
     supports_grammar: ClassVar[bool] = True
+    continues_partial_answer: ClassVar[bool] = True
+    """A final assistant message is continued, not answered (see the module docstring)."""
 
     def __init__(
         self,
@@ -140,6 +150,7 @@ class LlamaCppBackend:
         self.model = model_name or Path(str(getattr(llm, "model_path", "") or "llamacpp")).name
         self.settings = settings or SamplingSettings()
         self._grammars: dict[str, LlamaGrammar] = {}
+        self._formatter: Any = None
         self._lock = threading.Lock()
         if prompt_cache:
             llama_cpp = _import_llama_cpp()
@@ -242,9 +253,16 @@ class LlamaCppBackend:
                         self._cache_saves(index == 0),
                         self._watch_tokens(progress, position, index),
                     ):
-                        response = self.llm.create_chat_completion(
-                            messages=messages, seed=seed + index, **kwargs, **constraint_kwargs
-                        )
+                        response: Any
+                        if request.messages[-1].role == "assistant":
+                            response = self._continue(messages, seed + index, kwargs, constraint_kwargs)
+                        else:
+                            response = self.llm.create_chat_completion(
+                                messages=cast("list[ChatCompletionRequestMessage]", messages),
+                                seed=seed + index,
+                                **kwargs,
+                                **constraint_kwargs,
+                            )
                     samples.append(_sample(response))
                     if progress is not None:
                         progress(Progress(position, index, samples[-1].completion_tokens, "", done=True))
@@ -252,6 +270,56 @@ class LlamaCppBackend:
                 usage = Usage(prompt_tokens, sum(s.completion_tokens for s in samples), time.perf_counter() - started)
                 results.append(GenerationResult(tuple(samples), usage, self.name, self.model))
         return results
+
+    def _continue(
+        self, messages: list[dict[str, str]], seed: int, kwargs: dict[str, Any], constraint_kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Complete the final assistant message: the template up to the assistant's turn, then its text as prompt.
+
+        The sampling defaults are those of llama-cpp-python's chat handler (repeat penalty 1.1), so
+        that a span is drawn as the same words would be in a whole answer.
+        """
+        formatter = self._chat_formatter()
+        rendered = formatter(messages=messages[:-1])
+        prompt = self.llm.tokenize(
+            (rendered.prompt + messages[-1]["content"]).encode("utf-8"),
+            add_bos=not rendered.added_special,
+            special=True,
+        )
+        stop = list(kwargs.pop("stop", None) or [])
+        extra_stop = rendered.stop if isinstance(rendered.stop, list) else [rendered.stop] if rendered.stop else []
+        options = {"temperature": 0.2, "repeat_penalty": 1.1, **kwargs}
+        completion: Any = self.llm.create_completion(  # a dict: no stream=True
+            prompt=prompt, seed=seed, stop=stop + extra_stop, **options, **constraint_kwargs
+        )
+        choice = completion["choices"][0]
+        return {
+            "choices": [{"message": {"content": choice.get("text", "")}, "finish_reason": choice.get("finish_reason")}],
+            "usage": completion.get("usage", {}),
+        }
+
+    def _chat_formatter(self) -> Any:
+        """The GGUF file's chat template as llama-cpp-python builds it (opening the assistant's turn)."""
+        if self._formatter is None:
+            from llama_cpp import llama_chat_format
+
+            metadata = getattr(self.llm, "metadata", None) or {}
+            template = metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ConfigurationError(
+                    "this model has no chat template in its GGUF file, so a partial answer cannot be continued",
+                    backend=self.name,
+                    model=self.model,
+                )
+            llm = self.llm
+            eos_id, bos_id = llm.token_eos(), llm.token_bos()
+            self._formatter = llama_chat_format.Jinja2ChatFormatter(
+                template=template,
+                eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
+                bos_token=llm._model.token_get_text(bos_id) if bos_id != -1 else "",
+                stop_token_ids=[eos_id],
+            )
+        return self._formatter
 
     def _constraint_kwargs(self, constraint: Constraint | None) -> dict[str, Any]:
         if constraint is None:
@@ -330,7 +398,7 @@ class LlamaCppBackend:
             progress(Progress(request_index, sample_index, count, text))
             return token
 
-        llm.sample = sample
+        llm.sample = sample  # type: ignore[method-assign]  # on this instance, for this call; del restores it
         try:
             yield
         finally:

@@ -131,6 +131,10 @@ _UNRESOLVED_MODEL = "<unresolved>"
 T = TypeVar("T")
 
 
+_CONTINUING_FORMATS = ("vllm", "vllm-legacy")
+"""Structured-output formats of servers that continue a final assistant message (vLLM's ``continue_final_message``)."""
+
+
 class _CallbackFailed(Exception):
     """Carries what the progress callback raised past the backend's error handling, to be re-raised as is."""
 
@@ -351,7 +355,7 @@ class _LoopThread:
 def _shutdown(runner_box: list[_LoopThread], client: Any, owns_client: bool) -> None:
     """Stop the loop thread, closing the client on it first when the backend built the client."""
     if runner_box:
-        runner: _LoopThread | None = runner_box.pop()
+        runner = runner_box.pop()
     elif owns_client:  # never used: close it on a short-lived loop (no thread can start at interpreter exit)
         try:
             runner = _LoopThread()
@@ -486,6 +490,25 @@ class OpenAICompatBackend:
 
         """
         return FORMATS[self.resolve_structured_output()].supports_grammar
+
+    @property
+    def continues_partial_answer(self) -> bool:
+        """Whether a final assistant message is continued: on vLLM servers (``continue_final_message``).
+
+        A request whose last message is the assistant's is then sent with
+        ``continue_final_message=True`` and ``add_generation_prompt=False``, and the server writes
+        on from the partial answer (see :mod:`neurosym.translators.decoding.plan`). Other servers
+        would answer after it, so the decoders send them whole-answer requests instead.
+
+        Example:
+            >>> import openai
+            >>> client = openai.AsyncOpenAI(base_url="http://h/v1", api_key="k")
+            >>> with OpenAICompatBackend(client, model="m", structured_output="vllm") as backend:
+            ...     backend.continues_partial_answer
+            True
+
+        """
+        return self.resolve_structured_output() in _CONTINUING_FORMATS
 
     def resolve_structured_output(self) -> str:
         """The format constraints are sent in: the chosen mode, or for ``auto`` the one the server applies.
@@ -841,6 +864,8 @@ class OpenAICompatBackend:
         n = settings.n or 1
         messages = [message.to_dict() for message in request.messages]
         extra_body = {**settings.extra, **body}
+        if request.messages[-1].role == "assistant" and self.continues_partial_answer:
+            extra_body.update(continue_final_message=True, add_generation_prompt=False)
         samples: list[Sample] = []
         usage = Usage()
         while len(samples) < n:
