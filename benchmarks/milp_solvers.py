@@ -42,7 +42,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from neurosym.milp.model import parse_model
+from neurosym.milp.parser import parse_model
 from neurosym.milp.solve import SOLVERS, solve_model
 
 ROOT = Path(__file__).resolve().parents[1]

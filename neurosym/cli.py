@@ -7,6 +7,10 @@ Subcommands:
     provers  list the provers and whether this machine can run them
     info     versions, the llama.cpp build's CPU features, the embedded models and their SHA-256
     sandbox  try the escape suite against this machine's Python sandbox
+    bench    run a registered benchmark from its cassette or a live model (``neurosym bench --list``)
+    prove    prove what a .v or .lean file leaves Admitted or sorry
+    serve    a local web page: write a model of a problem, see it as mathematics, edit, re-solve, download
+    milp     solve and check a model file (.lp, .mps or .nsm) with HiGHS and CBC, no LLM
 
 Exit codes (the same for every subcommand; ``--help`` lists them):
 
@@ -100,7 +104,7 @@ def read_fol_input(text: str, *, conclusion: str | None = None, fmt: str = "auto
         return _read_json(text, conclusion)
     premises: list[str] = []
     lines: list[int | None] = []
-    found: tuple[str, int] | None = None
+    found: tuple[str, int | None] | None = None  # the conclusion and its line (None: from --conclusion)
     for number, line in enumerate(text.splitlines(), start=1):
         body = line.strip()
         if not body or body.startswith(("#", "%")):
@@ -116,7 +120,7 @@ def read_fol_input(text: str, *, conclusion: str | None = None, fmt: str = "auto
     if conclusion is not None:
         if found is not None:
             raise InputError(f"the conclusion is given twice: on line {found[1]} and with --conclusion")
-        found = (conclusion, None)  # type: ignore[assignment]
+        found = (conclusion, None)
     if found is None:
         raise InputError("no conclusion: mark its line with '⊢' (or '|-'), or pass --conclusion")
     if not found[0].strip():
@@ -143,7 +147,7 @@ def _read_json(text: str, conclusion: str | None) -> FolInput:
 
 
 def _print_verdict(verdict: Verdict, problem: FolInput, out: TextIO) -> None:
-    label = verdict.answer.value if verdict.decided else verdict.status.upper()  # type: ignore[union-attr]
+    label = verdict.answer.value if verdict.decided else verdict.status.upper()  # type: ignore[union-attr]  # decided FOL: a label
     out.write(f"{label}  ({verdict.status}, {verdict.prover or 'no prover'}, {verdict.elapsed_s * 1000:.0f} ms)\n")
     if verdict.status == "invalid":
         index, line = verdict.details.get("formula_index"), verdict.details.get("line")
@@ -262,6 +266,9 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise InputError("the problem text is empty")
     if args.record:
         _check_writable_file(args.record, "the cassette (--record)")
+    save_to = _target_options(args).get("save")  # a target's --save FILE (milp: the final model)
+    if save_to:
+        _check_writable_file(save_to, "the model file (--save)")
     # Every option is checked before the model is loaded (which takes seconds).
     strategy = Strategy(
         samples=args.samples,
@@ -270,8 +277,66 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         confidence=args.confidence,
         agreement=args.agreement,
         temperature=0.0 if args.samples == 1 else args.temperature,
+        on_failure=args.on_failure,
     )
     budget = Budget(samples=args.max_samples, tokens=args.max_total_tokens, wall_s=args.max_seconds)
+    options = _llm_options(args)
+    with contextlib.ExitStack() as stack:
+        cache = None
+        if args.cache:
+            from neurosym.loop.cache import Cache
+
+            cache = stack.enter_context(Cache(args.cache))
+        backend: Any = get_backend(args.llm or default_llm_spec(), **options)
+        if cache is not None:
+            from neurosym.loop.cache import CachedBackend
+
+            backend = CachedBackend(backend, cache)
+        if args.record:  # outside the cache, so the cassette gets the samples the cache serves too
+            from neurosym.translators.backends.replay import RecordingBackend
+
+            backend = RecordingBackend(backend, args.record)
+        status = stack.enter_context(_StatusLine(err)) if err.isatty() and not args.json else None
+        result = _solve_with(args, text, backend, strategy, budget, cache, progress=status)
+    saved = _save_formalization(args.target, result, save_to, err) if save_to else None
+    if args.json:
+        payload = result.to_dict()
+        if save_to:
+            payload["saved"] = None if saved is None else str(saved)
+        out.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.write(result.render() + "\n")
+        if saved is not None:
+            out.write(f"Saved: {saved}\n")
+        if args.trace and result.loop is not None:
+            out.write(result.loop.render_trace() + "\n")
+    return EXIT_DECIDED if result.verdict.decided else EXIT_UNDECIDED
+
+
+def _save_formalization(target_name: str, result: Any, path: str, err: TextIO) -> Path | None:
+    """Write the final formalization with its target's ``save(formalization, path)``; None (said on stderr) if not.
+
+    A run that found no readable formalization, or one the file format cannot hold, leaves no
+    file and keeps its exit code: the answer is what the run is about.
+    """
+    from neurosym.targets.registry import get_target
+
+    if result.formalization is None:
+        err.write(f"not saved: no model was read from the translation, so {path} was not written\n")
+        return None
+    target: Any = get_target(target_name)
+    try:
+        saved: Path = target.save(result.formalization, path)
+    except NeurosymError as exc:
+        err.write(f"not saved: {exc}\n")
+        return None
+    return saved
+
+
+def _llm_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The backend options given with ``--llm`` (``--base-url`` ...); an option of another backend is refused."""
+    from neurosym.translators.backends import default_llm_spec
+
     spec_kind = (args.llm or default_llm_spec()).partition(":")[0].strip().lower()
     options: dict[str, Any] = {}
     for flag, name in (("--base-url", "base_url"), ("--structured-output", "structured_output"),
@@ -282,30 +347,29 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if spec_kind != "openai":
             raise InputError(f"{flag} is an option of --llm openai, not of --llm {spec_kind}")
         options[name] = value
-    with contextlib.ExitStack() as stack:
-        cache = None
-        if args.cache:
-            from neurosym.loop.cache import Cache
+    return options
 
-            cache = stack.enter_context(Cache(args.cache))
-        backend: Any = get_backend(args.llm or default_llm_spec(), **options)
-        if args.record:
-            from neurosym.translators.backends.replay import RecordingBackend
 
-            backend = RecordingBackend(backend, args.record)
-        if cache is not None:
-            from neurosym.loop.cache import CachedBackend
+def _cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from neurosym.serve import bind, require_framework, serve
 
-            backend = CachedBackend(backend, cache)
-        status = stack.enter_context(_StatusLine(err)) if err.isatty() and not args.json else None
-        result = _solve_with(args, text, backend, strategy, budget, cache, progress=status)
-    if args.json:
-        out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
-    else:
-        out.write(result.render() + "\n")
-        if args.trace and result.loop is not None:
-            out.write(result.loop.render_trace() + "\n")
-    return EXIT_DECIDED if result.verdict.decided else EXIT_UNDECIDED
+    require_framework()
+    from neurosym.serve.app import ServeConfig
+    from neurosym.translators.backends import default_llm_spec, get_backend
+
+    spec = args.llm or default_llm_spec()
+    options = _llm_options(args)
+    sock = bind(args.port)  # before the model is loaded: a port in use is said at once
+    try:
+        backend = get_backend(spec, **options)
+        targets = (args.target, *(name for name in ("milp", "fol", "python") if name != args.target))
+        config = ServeConfig(backend, port=sock.getsockname()[1], timeout_s=args.timeout, max_tokens=args.max_tokens,
+                             constrained=False if args.no_constraint else None, targets=targets,
+                             backend_label=spec)  # fmt: skip
+        serve(config, sock, out=out)
+    finally:
+        sock.close()
+    return 0
 
 
 def _solve_with(args: argparse.Namespace, text: str, backend: Any, strategy: Any, budget: Any, cache: Any,
@@ -398,7 +462,7 @@ def _cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import platform
 
     from neurosym import __version__
-    from neurosym.sandbox import sandbox_problem
+    from neurosym.provers.sandbox import sandbox_problem
     from neurosym.translators.models import EMBEDDED_MODELS, MODEL_ALIASES, default_cache_dir
 
     models = []
@@ -419,7 +483,7 @@ def _cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             entry["sha256_of_file"] = _sha256_of(path)
             entry["matches"] = entry["sha256_of_file"] == spec.sha256
         models.append(entry)
-    report = {
+    report: dict[str, Any] = {
         "neurosym": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -451,8 +515,8 @@ def _cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from neurosym.sandbox import Limits, Sandbox, SandboxUnavailable, sandbox_problem
-    from neurosym.sandbox.escapes import run_escape_suite
+    from neurosym.provers.sandbox import Limits, Sandbox, SandboxUnavailable, sandbox_problem
+    from neurosym.provers.sandbox.escapes import run_escape_suite
 
     problem = sandbox_problem()
     if problem is not None:
@@ -462,6 +526,86 @@ def _cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     contained = sum(r.contained for r in report)
     out.write(f"{len(report)} attacks tried, {contained} contained\n")
     return 0 if contained == len(report) else 1
+
+
+def _cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from neurosym.bench.cli import run_args
+
+    return run_args(args, out, err)
+
+
+def _cmd_milp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from neurosym.milp.cli import run
+
+    return run(args, out, err)
+
+
+def _cmd_prove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Prove what a .v or .lean file leaves unproved: the automation portfolio first, then the model."""
+    from dataclasses import replace
+
+    from neurosym.targets.proof.files import language_of, open_theorems, prove_file
+    from neurosym.targets.proof.prove import WHOLE_PROOF
+    from neurosym.targets.proof.search import SearchBudget
+    from neurosym.targets.registry import target_spec
+
+    language = language_of(args.file)
+    text, where = _read_input(args.file, 2_000_000)
+    if not text.strip():
+        raise InputError(f"the file is empty ({where})")
+    spec = target_spec(language)
+    if spec.ready is not None:  # before the model loads: nothing could be checked
+        spec.ready()
+    if not open_theorems(text, language):
+        marker = "Admitted" if language == "coq" else "sorry"
+        err.write(f"{where}: no theorem is left unproved (none ends in {marker})\n")
+        return EXIT_DECIDED
+    if args.record:
+        _check_writable_file(args.record, "the cassette (--record)")
+    backend: Any = None
+    if not args.no_model:
+        from neurosym.translators.backends import default_llm_spec, get_backend
+
+        backend = get_backend(args.llm or default_llm_spec())
+        if args.record:
+            from neurosym.translators.backends.replay import RecordingBackend
+
+            backend = RecordingBackend(backend, args.record)
+    strategy = replace(WHOLE_PROOF, samples=args.samples, repair_rounds=args.repair_rounds, timeout_s=args.timeout)
+
+    def said(theorem: Any, outcome: Any) -> None:
+        if outcome.proved:
+            how = f"the portfolio ({outcome.tactic})" if outcome.by == "portfolio" else f"the {outcome.by}"
+            err.write(f"{theorem.name}: proved by {how}\n")
+        else:
+            tried = []
+            if outcome.portfolio is not None:
+                tried.append(f"the portfolio's {len(outcome.portfolio.tries)} tactics did not close it")
+            if outcome.loop is not None:
+                tried.append(f"no verified proof in {len(outcome.loop.attempts)} model attempts")
+            elif backend is None:
+                tried.append("no model was asked (--no-model)")
+            said_last = outcome.verdict.message if outcome.verdict is not None else ""
+            last = said_last.splitlines()[0] if said_last else ""
+            err.write(f"{theorem.name}: not proved: {'; '.join(tried) or 'no proof found'}"
+                      + (f" (last: {last})" if last else "") + "\n")  # fmt: skip
+
+    result = prove_file(text, language, backend, portfolio=not args.no_portfolio, tactic_timeout_s=args.tactic_timeout,
+                        search=SearchBudget() if args.search else None, on_theorem=None if args.json else said,
+                        strategy=strategy)  # fmt: skip
+    if args.output:
+        try:
+            Path(args.output).write_text(result.text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    if args.json:
+        theorems = [{"name": t.name, "statement": t.statement, **o.to_dict()} for t, o in result.outcomes]
+        payload = {"file": where, "language": language, "open": len(result.outcomes), "proved": result.proved,
+                   "theorems": theorems, "text": result.text}  # fmt: skip
+        out.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    elif not args.output:
+        out.write(result.text)
+    return EXIT_DECIDED if result.proved == len(result.outcomes) else EXIT_UNDECIDED
 
 
 def _integer(low: int) -> Callable[[str], int]:
@@ -514,6 +658,36 @@ def _version() -> str:
     return f"neurosym {__version__}"
 
 
+def _add_llm_arguments(parser: argparse.ArgumentParser) -> None:
+    """The backend options of ``solve`` and ``serve``: ``--llm`` and the options of ``--llm openai``."""
+    parser.add_argument(
+        "--llm",
+        help="backend: embedded (default model), embedded:small, embedded:PATH.gguf, openai[:MODEL], "
+        "vllm:MODEL, transformers:MODEL, replay:CASSETTE.jsonl (default: $NEUROSYM_LLM, else embedded)",
+    )
+    parser.add_argument("--base-url", help="server URL for --llm openai (default: $OPENAI_BASE_URL)")
+    parser.add_argument(
+        "--structured-output",
+        choices=("auto", "vllm", "vllm-legacy", "llamacpp", "openai", "none"),
+        help="how --llm openai sends grammar constraints: vllm (structured_outputs), vllm-legacy (guided_grammar), "
+        "llamacpp (grammar), openai (response_format JSON schema), none (no constraint); default auto: probe the "
+        "server once with a grammar that forces a known string, and use the first format it applies",
+    )
+    parser.add_argument(
+        "--llm-timeout", type=_seconds, help="seconds for each request to --llm openai, retries included"
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535 (0: any free port), got {value}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurosym",
@@ -540,22 +714,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default="fol",
         help="; ".join(f"{spec.name}: {spec.description}" for spec in specs) + " (default fol)",
     )
-    solve.add_argument(
-        "--llm",
-        help="backend: embedded (default model), embedded:small, embedded:PATH.gguf, openai[:MODEL], "
-        "vllm:MODEL, transformers:MODEL, replay:CASSETTE.jsonl (default: $NEUROSYM_LLM, else embedded)",
-    )
-    solve.add_argument("--base-url", help="server URL for --llm openai (default: $OPENAI_BASE_URL)")
-    solve.add_argument(
-        "--structured-output",
-        choices=("auto", "vllm", "vllm-legacy", "llamacpp", "openai", "none"),
-        help="how --llm openai sends grammar constraints: vllm (structured_outputs), vllm-legacy (guided_grammar), "
-        "llamacpp (grammar), openai (response_format JSON schema), none (no constraint); default auto: probe the "
-        "server once with a grammar that forces a known string, and use the first format it applies",
-    )
-    solve.add_argument(
-        "--llm-timeout", type=_seconds, help="seconds for each request to --llm openai, retries included"
-    )
+    _add_llm_arguments(solve)
     solve.add_argument(
         "--max-tokens", type=_integer(1), help="most tokens the model may write (default 512; 768 for --target milp)"
     )
@@ -572,6 +731,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "--samples", type=_integer(1), default=1, help="translations to sample and vote over (default 1, greedy)"
     )
     loop.add_argument("--repair-rounds", type=_integer(0), default=0, help="repairs per failed translation (default 0)")
+    loop.add_argument(
+        "--on-failure",
+        choices=("repair", "resample", "hint"),
+        default="repair",
+        help="what a failed translation's --repair-rounds tries are: the repair conversation (default), "
+        "a fresh sample at a new seed, or a fresh sample with the feedback in the prompt",
+    )
     loop.add_argument("--round-size", type=_integer(1), help="adaptive: sample this many at a time, stop once settled")
     loop.add_argument("--confidence", type=_share, default=1.0, help="adaptive: stop at this vote share (default 1)")
     loop.add_argument("--agreement", type=_share, default=0.5, help="abstain below this vote share (default 0.5)")
@@ -599,6 +765,46 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--repair", action="store_true", help="rename signature clashes apart instead of failing")
     check.add_argument("--json", action="store_true", help="print the verdict (or the error) as JSON")
     check.set_defaults(handler=_cmd_check)
+    prove = sub.add_parser(
+        "prove",
+        help="prove the theorems a Coq (.v) or Lean (.lean) file leaves with Admitted or sorry",
+        description="For each theorem left with Admitted (Coq) or sorry (Lean): the automation portfolio (lia, nra, "
+        "field...; omega, norm_num... in Lean) first, then whole proofs from the model, checked by the kernel "
+        "(the statement as written, no new axioms). Prints the file with the proofs found (or writes --output); "
+        "exit 0 when every theorem was proved, 1 otherwise.",
+        epilog=_EPILOG,
+    )
+    prove.add_argument("file", help="the .v or .lean file")
+    prove.add_argument("--llm", help="backend, as for solve (default: $NEUROSYM_LLM, else embedded)")
+    prove.add_argument("--no-model", action="store_true", help="the portfolio only: no model call")
+    prove.add_argument("--no-portfolio", action="store_true", help="skip the automation portfolio")
+    prove.add_argument("--samples", type=_integer(1), default=4, help="whole proofs to sample per theorem (default 4)")
+    prove.add_argument("--repair-rounds", type=_integer(0), default=1, help="repairs per failed proof (default 1)")
+    prove.add_argument("--search", action="store_true", help="then the tactic search (Coq), if no proof was found")
+    prove.add_argument("--timeout", type=_seconds, default=30.0, help="seconds per kernel check (default 30)")
+    prove.add_argument("--tactic-timeout", type=_seconds, default=3.0, help="seconds per portfolio tactic (default 3)")
+    prove.add_argument("--output", "-o", metavar="FILE", help="write the completed file here instead of stdout")
+    prove.add_argument("--record", metavar="CASSETTE", help="append the model exchange to a JSONL cassette")
+    prove.add_argument("--json", action="store_true", help="print each theorem's outcome and the file as JSON")
+    prove.set_defaults(handler=_cmd_prove)
+    serve_page = sub.add_parser(
+        "serve",
+        help="a local web page: write a model of a problem, see it as mathematics, edit, re-solve, download",
+        description="Start the modeling assistant's web page on 127.0.0.1 (only) and print its address, which "
+        "holds a token that changes at every launch. The page shows the model being written, the model as "
+        "mathematics, the checked solution, binding constraints and slack, sensitivity where the solver "
+        "reports it, the conflict of an infeasible model; the model can be edited and re-solved without the "
+        "LLM, and downloaded as LP or MPS. Ctrl-C stops it.",
+        epilog=_EPILOG,
+    )
+    _add_llm_arguments(serve_page)
+    serve_page.add_argument("--port", type=_port, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free)")
+    serve_page.add_argument("--target", choices=("milp", "fol", "python"), default="milp",
+                            help="the target selected on the page (default milp)")  # fmt: skip
+    serve_page.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per check (default 10)")
+    serve_page.add_argument("--max-tokens", type=_integer(1), help="most tokens the model may write")
+    serve_page.add_argument("--no-constraint", action="store_true", help="switch off grammar-constrained decoding")
+    serve_page.set_defaults(handler=_cmd_serve)
     provers = sub.add_parser("provers", help="list provers and whether they are installed")
     provers.set_defaults(handler=_cmd_provers)
     info = sub.add_parser(
@@ -620,6 +826,32 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
     )
     sandbox.set_defaults(handler=_cmd_sandbox)
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark from its cassette or a live model (--list shows them)",
+        description="Run a registered benchmark: replay its cassette (default) or a live model (--llm), write its "
+        "rows as they finish and its report (Markdown and a self-contained HTML page). --ray sends the checks to "
+        "a Ray cluster; --base-url URL1,URL2 spreads the model's requests over several servers.",
+        epilog=_EPILOG,
+    )
+    from neurosym.bench.cli import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
+    bench.set_defaults(handler=_cmd_bench)
+    milp = sub.add_parser(
+        "milp",
+        help="solve and check a model file (.lp, .mps or .nsm) with HiGHS and CBC, no LLM",
+        description="Read a model file (LP or MPS through HiGHS's readers, or neurosym's modeling language), solve "
+        "it with HiGHS and CBC, check the solution against the model and report it: the solution, binding "
+        "constraints, HiGHS's sensitivity analysis (duals, reduced costs, ranges), or the irreducible infeasible "
+        "subset of an infeasible model. Exit 0: an optimum; 1: none (infeasible, unbounded, timeout); 2: a bad "
+        "file or a model that cannot be linearised; 3: the solvers failed.",
+        epilog=_EPILOG,
+    )
+    from neurosym.milp.cli import add_arguments as add_milp_arguments
+
+    add_milp_arguments(milp)
+    milp.set_defaults(handler=_cmd_milp)
     return parser
 
 
@@ -634,7 +866,7 @@ def exit_code_for(exc: BaseException) -> int:
         2
 
     """
-    from neurosym.sandbox import SandboxUnavailable
+    from neurosym.provers.sandbox import SandboxUnavailable
 
     if isinstance(exc, (MissingDependencyError, SolverUnavailableError, SandboxUnavailable)):
         return EXIT_MISSING

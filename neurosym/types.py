@@ -331,7 +331,7 @@ def certificate_from_dict(data: Mapping[str, Any]) -> Certificate:
     cls = certificate_class(str(data.get("kind")))
     if cls is None:
         return StoredCertificate(dict(data))
-    loaded: Certificate = cls.from_dict(data)  # type: ignore[attr-defined]
+    loaded: Certificate = cls.from_dict(data)  # type: ignore[attr-defined]  # registered classes have from_dict
     return loaded
 
 

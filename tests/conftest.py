@@ -51,7 +51,7 @@ def allow_live_requests(monkeypatch):
 @pytest.fixture
 def sandbox_available():
     """Skip, with what is missing, where the Python sandbox cannot run (no bwrap or libseccomp)."""
-    from neurosym.sandbox import sandbox_problem
+    from neurosym.provers.sandbox import sandbox_problem
 
     problem = sandbox_problem()
     if problem is not None:

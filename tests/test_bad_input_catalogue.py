@@ -224,7 +224,7 @@ def _api_cases(tmp: Path, server: str) -> list[tuple[str, Callable[[], object]]]
     from neurosym.fol import parse_formula
     from neurosym.loop.cache import Cache
     from neurosym.milp import parse_model, solve_model
-    from neurosym.sandbox import Limits
+    from neurosym.provers.sandbox import Limits
     from neurosym.translators.backends import get_backend
     from neurosym.translators.backends.replay import RecordingBackend, ReplayBackend
     from neurosym.translators.backends.scripted import ScriptedBackend

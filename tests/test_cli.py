@@ -326,7 +326,7 @@ def test_solve_python_target_without_a_program_exits_1(tmp_path, capsys):
 
 @needs_sandbox
 def test_sandbox_command_reports_the_escape_suite(capsys, monkeypatch):
-    import neurosym.sandbox.escapes as escapes
+    import neurosym.provers.sandbox.escapes as escapes
 
     monkeypatch.setattr(escapes, "ATTACKS", escapes.ATTACKS[:2])
     assert main(["sandbox"]) == 0
@@ -334,7 +334,7 @@ def test_sandbox_command_reports_the_escape_suite(capsys, monkeypatch):
 
 
 def test_solve_python_target_without_a_sandbox_says_what_to_install(tmp_path, monkeypatch, capsys):
-    import neurosym.sandbox as sandbox
+    import neurosym.provers.sandbox as sandbox
 
     cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)  # any cassette: the model is never asked
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)

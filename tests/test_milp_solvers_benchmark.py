@@ -3,7 +3,7 @@
 import json
 
 from benchmarks import milp_solvers
-from neurosym.milp.model import parse_model
+from neurosym.milp.parser import parse_model
 
 
 def test_generated_models_are_deterministic_and_cover_every_kind():

@@ -78,7 +78,7 @@ def test_backend_failure_propagates_as_a_backend_error():
     [
         {"text": ""},
         {"text": "x" * 30_000},
-        {"text": TEXT, "target": "lean"},
+        {"text": TEXT, "target": "klingon"},
         {"premises": ["A."], "conclusion": None},
         {"text": TEXT, "llm": 42},
         {"text": TEXT, "llm": "nonsense"},

@@ -20,8 +20,8 @@ same limit (``check_fol(..., timeout=t)`` with ``timeout_s=t``) and a prover tha
 returns its own, more informative verdict. E, for instance, allows itself ``timeout + 1`` s. Past
 the deadline the worker is frozen (``SIGSTOP``) with its process group and with every descendant
 found under ``/proc``, *including* those that moved into their own session, as E does. Then all
-of them get ``SIGKILL`` and a fresh worker replaces the old one. The future resolves to
-``Verdict("timeout")``. Calls on other workers never notice.
+of them get ``SIGKILL`` (:func:`neurosym.processes.kill_tree`) and a fresh worker replaces the old
+one. The future resolves to ``Verdict("timeout")``. Calls on other workers never notice.
 
 **Failures are verdicts.** The future of a submitted call resolves to a
 :class:`~neurosym.types.Verdict`:
@@ -78,6 +78,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from neurosym import processes
 from neurosym.errors import (
     ConfigurationError,
     MissingDependencyError,
@@ -165,92 +166,16 @@ def _run_task(payload: bytes) -> tuple[tuple[Any, ...], bool]:
     return ("ok", result), False
 
 
-# --------------------------------------------------------------------------------------------- killing
-
-
-def _process_table() -> dict[int, tuple[int, int]]:
-    """``pid -> (ppid, pgrp)`` for every process under ``/proc``; empty where there is no ``/proc``."""
-    table: dict[int, tuple[int, int]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return table
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:  # it exited meanwhile
-            continue
-        # "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses, so split at the last ")".
-        fields = stat.rpartition(b")")[2].split()
-        if len(fields) >= 3:
-            table[int(entry)] = (int(fields[1]), int(fields[2]))
-    return table
-
-
-def _descendants(root: int) -> dict[int, int]:
-    """``pid -> pgrp`` for every descendant of ``root`` alive now."""
-    children: dict[int, list[int]] = collections.defaultdict(list)
-    table = _process_table()
-    for pid, (ppid, _) in table.items():
-        children[ppid].append(pid)
-    found: dict[int, int] = {}
-    stack = [root]
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            if child not in found:
-                found[child] = table[child][1]
-                stack.append(child)
-    return found
-
-
-def _signal(pid: int, sig: int, *, group: bool) -> None:
-    try:
-        (os.killpg if group else os.kill)(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _kill_tree(pid: int) -> None:
-    """SIGKILL the worker ``pid``, its process group and all its descendants, wherever their group is.
-
-    Everything is stopped first and the tree is read again until it stops growing, so a process
-    that forks while we look cannot slip out. A group is killed only when the worker or one of its
-    descendants leads it, never the parent's own group.
-    """
-    own_group = os.getpgrp()
-    if pid != own_group:
-        _signal(pid, signal.SIGSTOP, group=True)
-    _signal(pid, signal.SIGSTOP, group=False)
-    seen: dict[int, int] = {}
-    for _ in range(5):
-        found = _descendants(pid)
-        fresh = found.keys() - seen.keys()
-        for child in fresh:
-            _signal(child, signal.SIGSTOP, group=False)
-        seen.update(found)
-        if not fresh:
-            break
-    groups = {pid} | {group for child, group in seen.items() if group == child or group in seen}
-    groups.discard(own_group)
-    for group in groups:
-        _signal(group, signal.SIGKILL, group=True)
-    for child in [pid, *seen]:
-        _signal(child, signal.SIGKILL, group=False)
-
-
 # --------------------------------------------------------------------------------------------- parent side
 
 
 def _main_module_hint() -> str:
     """Why workers may fail to start from a script: they import its main module, which starts them again."""
-    main = sys.modules.get("__main__")
-    if getattr(main, "__file__", None) is None:
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file is None:
         return ""
     return (
-        f". Worker processes import the main module ({main.__file__}); if it starts the pool (run_many, "
+        f". Worker processes import the main module ({main_file}); if it starts the pool (run_many, "
         'ProverPool) at top level, put that code under `if __name__ == "__main__":`'
     )
 
@@ -370,7 +295,10 @@ class ProverPool:
         self.memory_limit_mb = memory_limit_mb
         self.preload = tuple(preload)
         self.warmup = warmup
-        self._context = multiprocessing.get_context(start_method)
+        context = multiprocessing.get_context(start_method)
+        # "fork" is refused above, so the context is one of these two (narrowed for the type checker: it has Process).
+        assert isinstance(context, (multiprocessing.context.SpawnContext, multiprocessing.context.ForkServerContext))
+        self._context = context
         self._lock = threading.Lock()
         self._pending: collections.deque[_Task] = collections.deque()
         self._closing = False
@@ -588,14 +516,13 @@ class ProverPool:
         if worker in self._workers:
             self._workers.remove(worker)
         if kill:
-            _kill_tree(worker.pid)
+            processes.kill_tree(worker.pid)
         worker.process.join(timeout=None if kill else _STOP_TIMEOUT_S)
         if worker.process.exitcode is None:  # it ignored the stop message
-            _kill_tree(worker.pid)
+            processes.kill_tree(worker.pid)
             worker.process.join()
-        # Leftovers in its group (a child it started and never waited for) go too. Linux does not
-        # reuse a pid while it still names a process group, so this cannot hit a stranger's group.
-        _signal(worker.pid, signal.SIGKILL, group=True)
+        # Leftovers in its group (a child it started and never waited for) go too.
+        processes.kill_group(worker.pid)
         worker.conn.close()
         worker.process.close()
         worker.state = "gone"
@@ -614,10 +541,10 @@ class ProverPool:
                 if task.future.set_running_or_notify_cancel():
                     task.future.set_exception(exc)
             for worker in list(self._workers):
-                task = worker.task
+                running = worker.task
                 self._discard(worker, kill=True)
-                if task is not None:
-                    _resolve(task, exc)
+                if running is not None:
+                    _resolve(running, exc)
         finally:
             for worker in list(self._workers):
                 if worker.state == "idle":
@@ -636,8 +563,8 @@ class ProverPool:
             with self._lock:
                 closing, cancel = self._closing, self._cancel
                 if cancel:
-                    for task in self._pending:
-                        task.future.cancel()
+                    for queued in self._pending:
+                        queued.future.cancel()
                     self._pending.clear()
                 settled = not self._pending and all(w.state != "busy" for w in self._workers)
             if cancel:

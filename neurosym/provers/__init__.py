@@ -1,11 +1,18 @@
 """Provers: decision procedures that turn a formalization into a :class:`~neurosym.types.Verdict`.
 
-Look one up by name with :func:`get_prover`; :func:`list_provers` says which this machine can run.
-Provers are imported and probed lazily, never at import time.
+Every prover implements :class:`~neurosym.provers.base.Prover` (``name``, ``target``,
+``available()``, ``check()``, ``to_dict()``): Z3 and E for ``fol``, HiGHS and CBC for ``milp``,
+the Python sandbox for ``python``. Look one up by name with :func:`get_prover`;
+:func:`list_provers` says which this machine can run. Provers are imported and probed lazily,
+never at import time. Combining provers (Z3 with E in :func:`~neurosym.check_fol`, HiGHS with CBC
+and the solution check in :func:`~neurosym.milp.solve.solve_model`) is the targets' business.
+The child processes they start are handled by :mod:`neurosym.processes`.
 
 Example:
     >>> [p.name for p in list_provers(target="fol")]
     ['z3', 'eprover']
+    >>> [(p.name, p.target) for p in list_provers(target="milp")]
+    [('highs', 'milp'), ('cbc', 'milp')]
 
 """
 
@@ -25,6 +32,12 @@ __all__ = ["Prover", "ProverInfo", "get_prover", "list_provers"]
 _REGISTRY: dict[str, tuple[str, str, str]] = {
     "z3": ("neurosym.provers.z3", "Z3Prover", "fol"),
     "eprover": ("neurosym.provers.eprover", "EProver", "fol"),
+    "highs": ("neurosym.provers.highs", "HighsProver", "milp"),
+    "cbc": ("neurosym.provers.cbc", "CbcProver", "milp"),
+    "python-sandbox": ("neurosym.provers.python_sandbox", "PythonSandboxProver", "python"),
+    "coq": ("neurosym.provers.coq", "CoqProver", "coq"),
+    "lean": ("neurosym.provers.lean", "LeanProver", "lean"),
+    "cvc5": ("neurosym.provers.cvc5", "Cvc5Prover", "choice"),
 }
 
 
@@ -46,10 +59,10 @@ def get_prover(name: str, **options: Any) -> Prover:
     Example:
         >>> get_prover("z3").name
         'z3'
-        >>> get_prover("z4")
+        >>> get_prover("z4")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        neurosym.errors.ConfigurationError: unknown prover 'z4'; did you mean 'z3'? Known provers: eprover, z3
+        neurosym.errors.ConfigurationError: unknown prover 'z4'; did you mean 'z3'? Known provers: cbc, coq, ...
 
     """
     if name not in _REGISTRY:

@@ -1,4 +1,17 @@
-"""The prover protocol that every decision procedure (Z3, E, PuLP, a sandbox, Lean) implements."""
+"""The prover protocol that every decision procedure implements (Z3, E, HiGHS, CBC, the Python sandbox; proof kernels).
+
+What every prover promises (tests/conformance checks each registered one):
+
+- ``name`` and ``target``: what it is called and which formalizations it decides;
+- ``available()`` is cheap and has no side effects: nothing is started, written or changed;
+- ``to_dict()`` is JSON: the name, versions and settings, for results files and cache keys;
+- ``check(formalization, *, timeout_s, deadline=None)`` refuses a bad ``timeout_s`` (``nan``,
+  ``inf``, 0, negative) with a :class:`~neurosym.errors.ConfigurationError` before anything
+  else, as it does a formalization of another target; it returns a
+  :class:`~neurosym.types.Verdict` for everything about the formalization itself (a malformed
+  one is ``invalid``), by the earlier of ``timeout_s`` and ``deadline``, give or take a fraction
+  of a second; it raises only when it cannot run at all (:class:`~neurosym.errors.SolverError`).
+"""
 
 from __future__ import annotations
 

@@ -18,9 +18,10 @@ E is the Debian/Ubuntu package ``eprover``; :meth:`EProver.available` looks for 
 **Deadlines.** One :class:`~neurosym.deadlines.Deadline` (the earlier of ``timeout_s`` and the
 ``deadline`` passed in) covers both runs. Each run gets E's own CPU limit (the seconds left, rounded
 up: E takes whole seconds) and a wall deadline: each run is its own process group (session), and a
-group still running :data:`WALL_GRACE_S` after the deadline is killed whole (SIGKILL), so a loaded
-machine (CPU time lagging wall time) or a hung binary cannot hold the call. E writes to files, not
-pipes, so neither run can block on a full pipe while the other is waited for.
+run still going :data:`WALL_GRACE_S` after the deadline is killed with everything it started
+(:func:`neurosym.processes.kill_tree`), so a loaded machine (CPU time lagging wall time) or a hung
+binary cannot hold the call. E writes to files, not pipes, so neither run can block on a full pipe
+while the other is waited for.
 
 Example:
     >>> from neurosym.fol import parse_formulas
@@ -34,10 +35,8 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -46,13 +45,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from neurosym import processes
 from neurosym.deadlines import Deadline
-from neurosym.errors import ConfigurationError, SolverCrashedError, SolverUnavailableError
+from neurosym.errors import SolverCrashedError, SolverUnavailableError
 from neurosym.fol.certificates import PremisesUsed
 from neurosym.fol.export import tptp_problem
-from neurosym.fol.syntax import EntailmentProblem, Formula, Not, to_text
+from neurosym.fol.syntax import Formula, Not, to_text
+from neurosym.provers._fol import entailment_problem
 from neurosym.provers.base import prover_deadline
-from neurosym.types import EntailmentLabel, Formalization, Verdict
+from neurosym.types import EntailmentLabel, Formalization, Status, Verdict
 
 __all__ = ["WALL_GRACE_S", "EProver"]
 
@@ -125,12 +126,15 @@ class EProver:
     def check(
         self, formalization: Formalization, *, timeout_s: float = 10.0, deadline: Deadline | None = None
     ) -> Verdict:
-        """Decide a FOL formalization whose ``parsed`` is an :class:`EntailmentProblem`.
+        """Decide a FOL formalization whose ``parsed`` is an :class:`EntailmentProblem` (or whose source is one).
 
-        ``timeout_s`` and ``deadline`` as in :meth:`prove`.
+        ``timeout_s`` and ``deadline`` as in :meth:`prove`. A formalization without a parsed problem
+        is read from its source (premises a line each, the conclusion's line starting with ``⊢``);
+        one that does not parse is an ``invalid`` verdict.
 
         Example:
             >>> from neurosym.fol import parse_formula
+            >>> from neurosym.fol.syntax import EntailmentProblem
             >>> problem = EntailmentProblem((), parse_formula("P(a)"))
             >>> EProver().check(Formalization("fol", "⊢ P(a)", problem), timeout_s=-1)
             Traceback (most recent call last):
@@ -139,9 +143,9 @@ class EProver:
 
         """
         prover_deadline(timeout_s, deadline)  # refuse a bad time limit before looking at the problem
-        problem = formalization.parsed
-        if not isinstance(problem, EntailmentProblem):
-            raise ConfigurationError(f"eprover checks FOL entailment problems, not {type(problem).__name__}")
+        problem = entailment_problem(formalization, self.name)
+        if isinstance(problem, Verdict):  # a source that does not parse
+            return problem
         return self.prove(problem.premises, problem.conclusion, timeout_s=timeout_s, deadline=deadline)
 
     def prove(
@@ -183,9 +187,9 @@ class EProver:
                 negative.write_text(tptp_problem(premises, Not(conclusion)) + "\n", encoding="utf-8")
                 pos, neg = self._run_all([positive, negative], path, limit)
 
-        def done(status: str, **kw: Any) -> Verdict:
+        def done(status: Status, **kw: Any) -> Verdict:
             return Verdict(
-                status,  # type: ignore[arg-type]
+                status,
                 prover=self.name,
                 elapsed_s=time.perf_counter() - started,
                 message=f"SZS status {pos.status} (conclusion), {neg.status} (negation)",
@@ -226,30 +230,16 @@ class EProver:
             for problem in problems:
                 output = problem.with_suffix(".out")
                 with output.open("wb") as sink:  # the child keeps its own copy of the descriptor
-                    proc = subprocess.Popen(
-                        [
-                            path,
-                            "--auto",
-                            "-s",
-                            "--proof-object",
-                            f"--cpu-limit={cpu_limit}",
-                            f"--memory-limit={self.memory_limit_mb}",
-                            str(problem),
-                        ],
-                        stdin=subprocess.DEVNULL,
-                        stdout=sink,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,  # its own process group, so a kill takes everything
-                    )
+                    argv = [path, "--auto", "-s", "--proof-object", f"--cpu-limit={cpu_limit}",
+                            f"--memory-limit={self.memory_limit_mb}", str(problem)]  # fmt: skip
+                    # Its own session and process group, so a kill takes E and all it started.
+                    proc = processes.spawn(argv, stdout=sink, stderr=subprocess.STDOUT)
                 procs.append((proc, output))
             kill_at = Deadline(deadline.at + WALL_GRACE_S)  # one moment for both runs, not a grace each
             runs = []
             for proc, output in procs:
-                try:
-                    proc.wait(timeout=kill_at.left())
-                except subprocess.TimeoutExpired:
-                    _kill_group(proc)
-                    proc.wait()
+                if processes.wait(proc, kill_at) is None:
+                    processes.kill_and_reap(proc)
                     runs.append(_Run("Timeout", _read(output), ()))
                     continue
                 text = _read(output)
@@ -260,21 +250,8 @@ class EProver:
             return runs
         finally:  # nothing E started outlives the call, even after an error or an interrupt above
             for proc, _ in procs:
-                _kill_group(proc)
-                if proc.returncode is None:
-                    proc.wait()
+                processes.kill_and_reap(proc)
 
 
 def _read(output: Path) -> str:
     return output.read_text(encoding="utf-8", errors="replace") if output.exists() else ""
-
-
-def _kill_group(proc: subprocess.Popen[Any]) -> None:
-    """SIGKILL the process group that ``proc`` leads: E and anything it started.
-
-    Safe after ``proc`` was reaped: Linux does not reuse an id while a process group holds it.
-    """
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):  # already gone (a zombie's group may refuse signals)
-        pass

@@ -42,13 +42,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from neurosym.deadlines import Deadline
-from neurosym.errors import ConfigurationError, MissingDependencyError
+from neurosym.errors import MissingDependencyError
 from neurosym.fol.certificates import Countermodel, Countermodels, PremisesUsed
 from neurosym.fol.signature import Signature, signature_of
 from neurosym.fol.syntax import (
     And,
     Const,
-    EntailmentProblem,
     Eq,
     Exists,
     Forall,
@@ -63,8 +62,9 @@ from neurosym.fol.syntax import (
     Xor,
     to_text,
 )
+from neurosym.provers._fol import entailment_problem
 from neurosym.provers.base import prover_deadline
-from neurosym.types import EntailmentLabel, Formalization, Verdict
+from neurosym.types import EntailmentLabel, Formalization, Status, Verdict
 
 __all__ = ["MAX_CONSTANTS_SHOWN", "MAX_ROWS_SHOWN", "MAX_SYMBOLS_SHOWN", "Z3Prover"]
 
@@ -119,21 +119,24 @@ class Z3Prover:
     def check(
         self, formalization: Formalization, *, timeout_s: float = 10.0, deadline: Deadline | None = None
     ) -> Verdict:
-        """Decide a FOL formalization whose ``parsed`` is an :class:`EntailmentProblem`.
+        """Decide a FOL formalization whose ``parsed`` is an :class:`EntailmentProblem` (or whose source is one).
 
-        ``timeout_s`` and ``deadline`` as in :meth:`prove`.
+        ``timeout_s`` and ``deadline`` as in :meth:`prove`. A formalization without a parsed problem
+        is read from its source (premises a line each, the conclusion's line starting with ``⊢``);
+        one that does not parse is an ``invalid`` verdict.
 
         Example:
             >>> from neurosym.fol import parse_formula
+            >>> from neurosym.fol.syntax import EntailmentProblem
             >>> problem = EntailmentProblem((parse_formula("P(a)"),), parse_formula("P(a)"))
             >>> Z3Prover().check(Formalization("fol", "P(a) ⊢ P(a)", problem), timeout_s=5).status
             'proved'
 
         """
         prover_deadline(timeout_s, deadline)  # refuse a bad time limit before looking at the problem
-        problem = formalization.parsed
-        if not isinstance(problem, EntailmentProblem):
-            raise ConfigurationError(f"z3 checks FOL entailment problems, not {type(problem).__name__}")
+        problem = entailment_problem(formalization, self.name)
+        if isinstance(problem, Verdict):  # a source that does not parse
+            return problem
         return self.prove(problem.premises, problem.conclusion, timeout_s=timeout_s, deadline=deadline)
 
     def prove(
@@ -170,8 +173,8 @@ class Z3Prover:
             raise MissingDependencyError("z3 is not installed: pip install z3-solver") from exc
         started = time.perf_counter()
 
-        def done(status: str, **kw: Any) -> Verdict:
-            return Verdict(status, prover=self.name, elapsed_s=time.perf_counter() - started, **kw)  # type: ignore[arg-type]
+        def done(status: Status, **kw: Any) -> Verdict:
+            return Verdict(status, prover=self.name, elapsed_s=time.perf_counter() - started, **kw)
 
         ctx = z3.Context()
         solver = z3.Solver(ctx=ctx)
@@ -497,7 +500,7 @@ class _ModelReader:
                 value = read(entry.value())
                 if value is None or None in args:
                     return None
-                entries[args] = value  # type: ignore[index]
+                entries[args] = value  # type: ignore[index]  # `None in args` returned above: all are names
         except self.z3.Z3Exception:
             return None
         return entries, default

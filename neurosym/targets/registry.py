@@ -8,12 +8,14 @@ line, the verdict cache and :meth:`neurosym.types.Verdict.from_dict` read the re
 no target by name.
 
 Adding a target takes its own folder (``neurosym/targets/NAME/`` with a ``SPEC``) and one line
-in :data:`BUILTIN_TARGETS`; a package outside neurosym registers one through the entry point
-group ``neurosym.targets`` (``NAME = "package.module:SPEC"``), or calls :func:`register_target`.
+in :data:`BUILTIN_TARGETS`; a family of targets that share their code shares one folder
+(``neurosym/targets/proof/`` holds ``coq`` and ``lean``, as ``COQ_SPEC`` and ``LEAN_SPEC``); a
+package outside neurosym registers one through the entry point group ``neurosym.targets``
+(``NAME = "package.module:SPEC"``), or calls :func:`register_target`.
 
 Example:
-    >>> sorted(target_names())[:3]
-    ['fol', 'milp', 'python']
+    >>> {"fol", "milp", "python", "coq", "lean"} <= set(target_names())
+    True
     >>> target_spec("fol").answer_kind.value
     'entailment'
 
@@ -61,6 +63,9 @@ BUILTIN_TARGETS: dict[str, str] = {
     "fol": "neurosym.targets.fol:SPEC",
     "python": "neurosym.targets.python:SPEC",
     "milp": "neurosym.targets.milp:SPEC",
+    "coq": "neurosym.targets.proof:COQ_SPEC",
+    "lean": "neurosym.targets.proof:LEAN_SPEC",
+    "choice": "neurosym.targets.choice:SPEC",
 }
 """The targets that ship with neurosym: name -> ``module:attribute`` of its :class:`TargetSpec`."""
 
@@ -274,10 +279,10 @@ def target_spec(name: str) -> TargetSpec:
     """The registered target called ``name``; a ConfigurationError lists the known ones.
 
     Example:
-        >>> target_spec("lean")
+        >>> target_spec("klingon")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        neurosym.errors.ConfigurationError: unknown target 'lean'; known targets: fol, python, milp
+        neurosym.errors.ConfigurationError: unknown target 'klingon'; known targets: fol, python, milp, coq, lean...
 
     """
     _ensure_loaded()

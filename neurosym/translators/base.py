@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from neurosym.errors import ConfigurationError
 from neurosym.settings import SamplingSettings
@@ -344,12 +344,26 @@ def renumber_progress(
 
 @runtime_checkable
 class LLMBackend(Protocol):
-    """Anything that completes chat prompts in batches."""
+    """Anything that completes chat prompts in batches.
 
-    name: ClassVar[str]
-    model: str
-    supports_grammar: bool
-    """Whether grammar constraints are applied (callers switch constrained decoding on by it)."""
+    The three attributes are read-only here, so an implementation may provide each as a class
+    attribute, an instance attribute or a property.
+    """
+
+    @property
+    def name(self) -> str:
+        """The kind of backend (``"llamacpp"``, ``"openai"``...), recorded with every sample."""
+        ...
+
+    @property
+    def model(self) -> str:
+        """The model that writes the samples, as results report it."""
+        ...
+
+    @property
+    def supports_grammar(self) -> bool:
+        """Whether grammar constraints are applied (callers switch constrained decoding on by it)."""
+        ...
 
     def generate(
         self,

@@ -1,7 +1,7 @@
 """Which model answered: a small JSON dict per backend that cassette and cache keys are built from.
 
-A sample depends on the model as much as on the prompt, so every key that finds a recorded sample
-(:func:`neurosym.loop.cache.response_key`, and the cassette keys that are the same function) holds
+A sample depends on the model as much as on the prompt, so the key that finds a stored sample
+(:func:`neurosym.translators.store.keys.sample_key`, for cache files and cassettes alike) holds
 the backend's *identity*:
 
 ==========================  ===================================================================

@@ -35,13 +35,17 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neurosym.errors import ConfigurationError, InputError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 __all__ = [
     "EMBEDDED_MODELS",
@@ -127,7 +131,9 @@ def _is_gguf(path: Path) -> bool:
         return fh.read(4) == b"GGUF"
 
 
-def ensure_model(model: str = "default", *, cache_dir: Path | str | None = None, progress: bool = True) -> Path:
+def ensure_model(
+    model: str = "default", *, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True
+) -> Path:
     """Return a local path to the GGUF file for ``model``, assembling it on first use.
 
     Args:
@@ -166,7 +172,7 @@ qwen2.5-coder-0.5b-instruct, qwen2.5-coder-1.5b-instruct-q4_k_m, a path to a .gg
     raise ConfigurationError(f"unknown model {model!r}; known: {known}, a path to a .gguf file, or org/repo:file.gguf")
 
 
-def _from_hub(model: str, cache_dir: Path | str | None) -> Path:
+def _from_hub(model: str, cache_dir: str | os.PathLike[str] | None) -> Path:
     repo, filename = model.split(":", 1)
     try:
         from huggingface_hub import hf_hub_download
@@ -175,7 +181,7 @@ def _from_hub(model: str, cache_dir: Path | str | None) -> Path:
             'downloading from the Hugging Face hub needs huggingface_hub: pip install "neurosym-toolkit[hub]"'
         ) from exc
     try:
-        return Path(hf_hub_download(repo, filename, cache_dir=str(cache_dir) if cache_dir else None))
+        return Path(hf_hub_download(repo, filename, cache_dir=os.fspath(cache_dir) if cache_dir else None))
     except Exception as exc:  # the hub client raises many types; all mean "could not fetch"
         raise InputError(f"could not download {filename} from {repo}: {exc}") from exc
 
@@ -475,9 +481,9 @@ class _progress:
 
     def __init__(self, enabled: bool, spec: ModelSpec, total: int) -> None:
         self.enabled, self.spec, self.total = enabled, spec, total
-        self._bar: object | None = None
+        self._bar: Progress | None = None
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> Callable[[int], None]:
         if not self.enabled:
             return lambda n: None
         from rich.console import Console
@@ -498,4 +504,4 @@ class _progress:
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
-            self._bar.stop()  # type: ignore[attr-defined]
+            self._bar.stop()

@@ -16,6 +16,7 @@ from neurosym.errors import ConfigurationError, SolverCrashedError
 from neurosym.loop import _testing as helpers
 from neurosym.loop.pool import ProverPool
 from neurosym.targets.fol.check import check_fol
+from neurosym.types import Formalization
 
 GRACE_S = 0.25
 
@@ -224,3 +225,14 @@ def test_close_with_cancel_kills_running_calls(tmp_path):
     assert "closed" in verdict.message
     assert not alive(child)
     assert not any(alive(pid) for pid in workers)
+
+
+def test_the_test_target_checks_through_the_pool_and_its_prover_keeps_its_own_time_limit():
+    with ProverPool(workers=1, grace_s=GRACE_S, preload=(), warmup=None) as pool:
+        target = helpers.EchoTarget()
+        computed = pool.check(target, Formalization("echo", "12"), 5.0)
+        hung = pool.check(target, Formalization("echo", "hang"), 0.5)
+        assert (computed.status, computed.answer.value) == ("computed", 12.0)
+        # The prover honoured its time limit, so its own verdict came back before the pool's grace ran out.
+        assert hung.status == "timeout" and hung.prover == "scripted" and hung.message == "hung until the time limit"
+        assert pool.stats["timeouts"] == 0

@@ -121,9 +121,9 @@ def test_solve_takes_the_plugin_by_name(toy_installed):
 
 
 def test_its_certificates_read_back(toy_installed):
-    from neurosym.types import Verdict
-
     import toytarget
+
+    from neurosym.types import Verdict
 
     verdict = Verdict("computed", certificate=toytarget.WordCount(("a", "b")))
     assert Verdict.from_dict(verdict.to_dict()).certificate == toytarget.WordCount(("a", "b"))
@@ -146,11 +146,10 @@ def test_the_cache_and_the_prover_pool_take_it(toy_installed, tmp_path):
 
 
 def test_the_command_line_offers_it(toy_installed, tmp_path, capsys):
+    import neurosym
     from neurosym.cli import main
     from neurosym.translators.backends.replay import RecordingBackend
     from neurosym.translators.backends.scripted import ScriptedBackend
-
-    import neurosym
 
     cassette = tmp_path / "toy.jsonl"
     neurosym.solve("a b c d", target="toy", llm=RecordingBackend(ScriptedBackend(["4"]), cassette))
@@ -178,12 +177,21 @@ def test_a_broken_plugin_is_reported_not_fatal(tmp_path, monkeypatch, caplog):
         registry.reload_targets()
 
 
-def test_the_package_holds_each_builtin_target_in_its_own_folder():
+def test_the_package_holds_each_builtin_target_in_a_folder_of_its_own_kind():
+    """Each target is a folder's spec: ``NAME/`` with ``SPEC``, or a family's folder (``proof/``: ``COQ_SPEC``...)."""
     import neurosym.targets as targets
 
     root = Path(targets.__file__).parent
-    from neurosym.targets.registry import BUILTIN_TARGETS
+    from neurosym.targets.registry import BUILTIN_TARGETS, target_spec
 
     for name, reference in BUILTIN_TARGETS.items():
-        assert reference == f"neurosym.targets.{name}:SPEC"
-        assert (root / name / "__init__.py").is_file()
+        module, _, attribute = reference.partition(":")
+        package, _, folder = module.rpartition(".")
+        assert package == "neurosym.targets" and (root / folder / "__init__.py").is_file()
+        own_folder = folder == name and attribute == "SPEC"
+        family_member = folder != name and attribute == f"{name.upper()}_SPEC"
+        assert own_folder or family_member, reference
+        assert target_spec(name).name == name
+    # a folder named after a target holds that target alone (``fol/`` is not also home to another)
+    folders = [reference.partition(":")[0].rpartition(".")[2] for reference in BUILTIN_TARGETS.values()]
+    assert all(folders.count(folder) == 1 for folder in folders if folder in BUILTIN_TARGETS)

@@ -15,10 +15,11 @@ measures by how much).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, get_args
+from typing import Any
 
 from neurosym.deadlines import Deadline, check_seconds
 from neurosym.errors import ConfigurationError, ParseError
@@ -66,7 +67,7 @@ def _parse_all(
         )
     parsed: list[Formula] = []
     for index, item in enumerate(items):
-        if isinstance(item, get_args(Formula)):  # already parsed; anything else but text is refused below
+        if isinstance(item, Formula):  # already parsed; anything else but text is refused below
             parsed.append(item)
             continue
         where = "the conclusion" if index == len(items) - 1 else f"premise {index + 1}"
@@ -184,18 +185,7 @@ def _run_provers(
 
 
 def _with(verdict: Verdict, **changes: Any) -> Verdict:
-    fields = {
-        "status": verdict.status,
-        "answer": verdict.answer,
-        "certificate": verdict.certificate,
-        "feedback": verdict.feedback,
-        "message": verdict.message,
-        "elapsed_s": verdict.elapsed_s,
-        "prover": verdict.prover,
-        "details": verdict.details,
-    }
-    fields.update(changes)
-    return Verdict(**fields)
+    return dataclasses.replace(verdict, **changes)
 
 
 def combine_verdicts(verdicts: Sequence[Verdict]) -> Verdict:

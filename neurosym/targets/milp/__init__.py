@@ -13,11 +13,12 @@ Example:
 
 from __future__ import annotations
 
+from neurosym.milp.cli import save_path
 from neurosym.milp.report import CheckedSolution
 from neurosym.settings import SamplingSettings
 from neurosym.targets.milp.report import render_milp
 from neurosym.targets.milp.target import REL_TOL, MilpTarget, milp_verdict
-from neurosym.targets.registry import SolveOptions, TargetSpec
+from neurosym.targets.registry import CliOption, SolveOptions, TargetSpec
 from neurosym.types import AnswerKind
 
 __all__ = ["REL_TOL", "SPEC", "MilpTarget", "milp_verdict"]
@@ -36,5 +37,14 @@ SPEC = TargetSpec(
     certificates=(CheckedSolution,),
     render=render_milp,
     describe=lambda formalization: {"model": formalization.source},
+    cli=(
+        CliOption(
+            ("--save",),
+            "write the final model to FILE: .lp (LP format), .mps (MPS) or .nsm (the modeling language)",
+            dest="save",
+            type=save_path,
+            metavar="FILE",
+        ),
+    ),
 )
 """The MILP target's registry entry."""

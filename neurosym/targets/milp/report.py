@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from neurosym.errors import ParseError
-from neurosym.milp.model import parse_model
-from neurosym.milp.report import CheckedSolution, model_markdown
+from neurosym.milp.parser import parse_model
+from neurosym.milp.report import CheckedSolution, iis_line, model_markdown
 from neurosym.targets.milp.translator import extract_model
 
 if TYPE_CHECKING:
@@ -40,4 +41,7 @@ def render_milp(result: SolveResult) -> list[str]:
         lines += ["Solution:", *(("    " + line).rstrip() for line in verdict.certificate.render().splitlines())]
     elif verdict.feedback or verdict.message:
         lines.append(verdict.feedback or verdict.message)
+    iis = verdict.details.get("iis")
+    if isinstance(iis, Mapping) and iis.get("constraints"):
+        lines.append(iis_line(iis))
     return lines

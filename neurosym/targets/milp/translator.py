@@ -1,9 +1,10 @@
 r"""Optimization word problems to models in neurosym's MILP language: prompt, grammar, reading the model.
 
-The model is shown the language (see :mod:`neurosym.milp.model`) and three worked examples
+The model is shown the language (see :mod:`neurosym.milp.parser`) and three worked examples
 written for neurosym (``neurosym/targets/milp/fewshot.json``; none comes from a benchmark), then asked
 for a model of the problem. With constrained decoding, :func:`model_gbnf` limits the output to
-the language's layout: declarations, one objective, then named constraints.
+the language itself: its GBNF grammar is compiled from ``neurosym/milp/milp.lark`` (the parser's
+grammar) by :mod:`neurosym.grammars`, with bounds on repetition.
 
 :func:`extract_model` reads the model out of chatty output (a fenced block, or the lines from
 the first declaration on); nothing in it is ever evaluated.
@@ -23,9 +24,35 @@ from importlib import resources
 from typing import Any
 
 from neurosym.errors import ParseError
+from neurosym.grammars import lark_to_gbnf
 from neurosym.translators.base import Constraint, GenerationRequest, Message
 
-__all__ = ["SYSTEM_PROMPT", "build_milp_request", "extract_model", "milp_fewshot_examples", "model_gbnf"]
+__all__ = [
+    "MAX_EXPRESSION_TERMS",
+    "MAX_MODEL_LINES",
+    "MAX_TOKEN_CHARS",
+    "SYSTEM_PROMPT",
+    "build_milp_request",
+    "extract_model",
+    "milp_fewshot_examples",
+    "model_gbnf",
+]
+
+MAX_MODEL_LINES = 69
+"""Most lines ending in a new line that :func:`model_gbnf` allows (then one more without): a model
+that starts repeating itself stops there. The hand-written grammar of 0.1 allowed 8 declarations,
+an objective and 60 constraints."""
+MAX_EXPRESSION_TERMS = 41
+"""Most terms (``3 x``, ``- 2 y``) in one expression that :func:`model_gbnf` allows, as in 0.1."""
+MAX_TOKEN_CHARS = 64
+"""Most characters in a run of digits, and in a name after its first few, that :func:`model_gbnf` allows."""
+_MAX_FACTORS = 8  # "2 * 3 x" has three; a longer product is a model repeating itself
+# One spelling where the lexer accepts an open set: a new line is "\n", a header "subject to".
+_SPELLINGS = {
+    "_NL": "\n",
+    "SUBJECT_TO": ("subject to", "s.t."),
+    "CARDINALITY": ("at most", "at least", "exactly"),
+}
 
 SYSTEM_PROMPT = "\n".join(
     [
@@ -66,44 +93,43 @@ def milp_fewshot_examples() -> tuple[dict[str, Any], ...]:
     return tuple(json.loads(text)["examples"])
 
 
+@cache
 def model_gbnf() -> str:
-    """A GBNF grammar (llama.cpp, vLLM) for the layout of a model: declarations, objective, constraints.
+    """A GBNF grammar (llama.cpp, vLLM) for the modeling language, compiled from ``milp.lark``.
 
-    The grammar fixes the statement forms; :func:`~neurosym.milp.model.parse_model` still checks
-    names and linearity.
+    Every text it allows parses with the language's Lark grammar: statements in any order, one a
+    line (or separated by ``;``), each in any form the language has, with at most one space
+    between tokens, names that are not keywords (nor ``s``, ``at`` and ``in``, which start ``s.t.``,
+    ``at most`` and ``in [``), and no comments. :func:`~neurosym.milp.parser.parse_model`
+    still checks what a context-free grammar cannot: declared names, one objective, linearity.
+    Repetition is bounded by :data:`MAX_MODEL_LINES`, :data:`MAX_EXPRESSION_TERMS` and
+    :data:`MAX_TOKEN_CHARS`.
 
     Example:
         >>> model_gbnf().splitlines()[0]
-        'root ::= decl-line{1,8} objective-line constraint-line{1,60}'
+        'root ::= start'
+        >>> "start-star-0 ::= sep (ws statement)? (ws sep (ws statement)?){0,68}" in model_gbnf()
+        True
 
     """
-    return (
-        "\n".join(
-            [
-                # Bounded repetition: a small model that starts repeating itself stops at the bound.
-                "root ::= decl-line{1,8} objective-line constraint-line{1,60}",
-                'decl-line ::= kind " " name ("," " " name)* bounds? "\\n"',
-                'kind ::= "integer" | "continuous" | "binary"',
-                'bounds ::= " <= " number | " >= " number | " in [" number ", " number "]"',
-                'objective-line ::= ("maximize" | "minimize") " " name ": " expr "\\n"',
-                'constraint-line ::= name ": " body "\\n"',
-                'body ::= relation (" or " relation)* | "if " ("not ")? name " then " relation | cardinality',
-                'cardinality ::= ("at most" | "at least" | "exactly") " " digits " of " name ("," " " name)*',
-                'relation ::= expr " " ("<=" | ">=" | "=") " " expr',
-                'expr ::= "-"? term (" " ("+" | "-") " " term){0,40}',
-                'term ::= number (" " factor)? | factor',
-                'factor ::= name | "(" expr ")"',
-                'number ::= digits ("." digits)? "%"?',
-                "digits ::= [0-9]{1,9}",
-                "name ::= [a-zA-Z] [a-zA-Z0-9_]{0,23}",
-            ]
-        )
-        + "\n"
+    from neurosym.milp.parser import grammar_text  # imported here: neurosym.milp loads the solvers
+
+    return lark_to_gbnf(
+        grammar_text(),
+        spellings=_SPELLINGS,
+        words={"NAME": "name"},
+        repeat={"start": MAX_MODEL_LINES, "expr": MAX_EXPRESSION_TERMS, "term": _MAX_FACTORS},
+        token_repeat=MAX_TOKEN_CHARS,
     )
 
 
-def build_milp_request(problem_text: str, *, shots: int | None = None, constrained: bool = False) -> GenerationRequest:
+def build_milp_request(
+    problem_text: str, *, shots: int | None = None, constrained: bool = False, grammar: str | None = None
+) -> GenerationRequest:
     """The chat prompt: the language, the worked examples as earlier turns, then the problem.
+
+    With ``constrained`` the request carries a grammar: ``grammar`` (GBNF text, for instance the
+    one a recorded run used) or :func:`model_gbnf`.
 
     Example:
         >>> r = build_milp_request("Maximize profit from chairs and tables ...")
@@ -116,7 +142,8 @@ def build_milp_request(problem_text: str, *, shots: int | None = None, constrain
         messages.append(Message("user", f"Problem: {example['problem']}"))
         messages.append(Message("assistant", example["model"]))
     messages.append(Message("user", f"Problem: {' '.join(problem_text.split())}"))
-    return GenerationRequest(tuple(messages), Constraint("grammar", model_gbnf()) if constrained else None)
+    constraint = Constraint("grammar", model_gbnf() if grammar is None else grammar) if constrained else None
+    return GenerationRequest(tuple(messages), constraint)
 
 
 def extract_model(output: str) -> str:

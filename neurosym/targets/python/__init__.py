@@ -2,7 +2,7 @@ r"""The Python target: word problems answered by a ``solution()`` program that r
 
 ``translator`` holds the program-aided prompt (GSM8K *train* questions with programs written
 for neurosym, in ``fewshot.json``) and the program reader; ``target`` runs programs in
-:mod:`neurosym.sandbox` and turns what they return into verdicts; ``report`` prints a result.
+:mod:`neurosym.provers.sandbox` and turns what they return into verdicts; ``report`` prints a result.
 
 Example:
     >>> SPEC.answer_kind.value, SPEC.name
@@ -47,7 +47,7 @@ def _build(options: SolveOptions) -> PythonTarget:
 
 def _ready() -> None:
     """Refuse before the model is asked: its program could not run anyway."""
-    from neurosym.sandbox import SandboxUnavailable, sandbox_problem
+    from neurosym.provers.sandbox import SandboxUnavailable, sandbox_problem
 
     reason = sandbox_problem()
     if reason is not None:

@@ -1,7 +1,7 @@
 r"""Python as a loop target: program-aided answers to word problems, run in the sandbox.
 
 The model writes ``def solution():`` returning the answer (see :mod:`neurosym.targets.python.translator`);
-the program runs in :mod:`neurosym.sandbox` (never in this process) and its return value is the
+the program runs in :mod:`neurosym.provers.sandbox` (never in this process) and its return value is the
 answer. Exceptions, time-outs and non-numeric returns become ``invalid`` or ``timeout`` verdicts
 whose feedback (the trimmed traceback, say) goes back to the model in a repair prompt.
 
@@ -28,7 +28,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from neurosym.sandbox import Execution, Limits, SandboxUnavailable, default_sandbox
+from neurosym.provers.sandbox import Execution, Limits, SandboxUnavailable, default_sandbox
 from neurosym.targets.python.translator import ENTRY_POINT, build_python_request, extract_program
 from neurosym.translators.base import GenerationRequest, Message
 from neurosym.types import Formalization, NumberAnswer, Problem, Verdict

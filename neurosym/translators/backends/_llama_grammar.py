@@ -74,7 +74,7 @@ class TopKGrammarSampler:
         n = int(array.size)
         k = min(self.k, n)
         buffer = (ctypes.c_char * (n * _TOKEN_DATA.itemsize)).from_address(ctypes.addressof(array.data.contents))
-        view = np.frombuffer(buffer, dtype=_TOKEN_DATA)
+        view = np.frombuffer(memoryview(buffer), dtype=_TOKEN_DATA)  # a writable view of llama.cpp's own array
         top = np.argpartition(view["logit"], n - k)[n - k :] if k < n else np.arange(n)
         small = self._small_view[:k]
         small[:] = view[top]
@@ -132,7 +132,8 @@ def install(llm: Any, k: int = TOP_K) -> bool:
         chain = _internals.LlamaSampler()
         ours = TopKGrammarSampler(llama_cpp, llm._model.vocab, grammar._grammar, grammar._root, k)
         llama_cpp.llama_sampler_chain_add(chain.sampler, ours.pointer())
-        chain.custom_samplers.append((0, ours))  # removed from the chain before it is freed
+        # Removed from the chain before it is freed; the chain reads only the index and keeps ours alive.
+        chain.custom_samplers.append((0, ours))  # type: ignore[arg-type]  # not a CustomSampler, used as one
         # Move llama-cpp-python's samplers (penalties, top-k ..., dist or greedy) behind ours.
         while llama_cpp.llama_sampler_chain_n(rest.sampler) > 0:
             llama_cpp.llama_sampler_chain_add(chain.sampler, llama_cpp.llama_sampler_chain_remove(rest.sampler, 0))

@@ -94,7 +94,7 @@ class ScriptedBackend:
         """Answer each request with ``n`` scripted samples (``progress`` sees each one whole)."""
         resolved = merge(SamplingSettings(n=1), settings)
         self.calls.append((list(requests), resolved))
-        results = []
+        results: list[GenerationResult] = []
         for request in requests:
             samples = []
             for index in range(resolved.n or 1):

@@ -130,7 +130,7 @@ def _grammar_probe_applied(reply: str) -> bool:
 
 def _json_probe_applied(reply: str) -> bool:
     try:
-        return json.loads(reply) == {"probe": PROBE_TEXT}
+        return bool(json.loads(reply) == {"probe": PROBE_TEXT})
     except (ValueError, RecursionError):
         return False
 

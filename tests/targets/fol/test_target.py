@@ -74,4 +74,4 @@ def test_repair_request_keeps_the_constraint_and_shows_the_feedback():
 
 def test_unknown_target():
     with pytest.raises(ConfigurationError, match="known targets: fol"):
-        get_target("lean")
+        get_target("klingon")

@@ -10,8 +10,8 @@ import pytest
 
 from neurosym.errors import ConfigurationError, ParseError
 from neurosym.loop.refine import Strategy, refine
-from neurosym.milp.model import Model
 from neurosym.milp.report import CheckedSolution
+from neurosym.milp.syntax import Model
 from neurosym.targets import get_target
 from neurosym.targets.milp import REL_TOL, MilpTarget, milp_verdict
 from neurosym.translators.backends.scripted import ScriptedBackend

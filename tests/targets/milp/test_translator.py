@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from functools import cache
+from pathlib import Path
 
 import pytest
+from lark.exceptions import LarkError
 
-from neurosym.errors import ParseError
-from neurosym.milp.model import parse_model
+from benchmarks import nl4opt_loop, opt_data
+from neurosym.errors import MissingDependencyError, ParseError
+from neurosym.grammars import Grammar, Lit, Ref, Seq, left_recursive_rules
+from neurosym.grammars._testing import LlamaGrammarCheck, Recognizer, Sampler, read_gbnf
+from neurosym.milp.parser import _parser, parse_model
 from neurosym.milp.solve import solve_model
 from neurosym.targets.milp.translator import (
+    MAX_EXPRESSION_TERMS,
+    MAX_MODEL_LINES,
+    MAX_TOKEN_CHARS,
     SYSTEM_PROMPT,
     build_milp_request,
     extract_model,
     milp_fewshot_examples,
     model_gbnf,
 )
+
+ROOT = Path(__file__).resolve().parents[3]
 
 MODEL = "integer x, y\nmaximize profit: 3 x + 2 y\ncap: x + y <= 4\nx <= 3\n"
 
@@ -50,6 +61,9 @@ def test_grammar_constraint_only_when_constrained():
     constrained = build_milp_request("p", constrained=True)
     assert constrained.constraint is not None
     assert (constrained.constraint.kind, constrained.constraint.value) == ("grammar", model_gbnf())
+    recorded = build_milp_request("p", constrained=True, grammar="root ::= [a-z]+")
+    assert recorded.constraint is not None and recorded.constraint.value == "root ::= [a-z]+"
+    assert build_milp_request("p", grammar="root ::= [a-z]+").constraint is None
 
 
 def test_system_prompt_describes_the_language():
@@ -157,100 +171,119 @@ def test_moving_example_optimum_by_brute_force():
     assert (result.values["vans"], result.values["trucks"]) == (12.0, 0.0)
 
 
-# -- the GBNF grammar -------------------------------------------------------------------------
-
-
-class Gbnf:
-    """A small GBNF recogniser (enough for model_gbnf: literals, classes, groups, ? * + {m,n})."""
-
-    TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*")|(\[(?:[^\]\\]|\\.)*\])|([a-z][a-z0-9-]*)|(\{\d+,\d+\})|(.))')
-
-    def __init__(self, text: str):
-        self.rules = {}
-        for line in text.strip().splitlines():
-            name, body = line.split("::=", 1)
-            self.rules[name.strip()] = self._alternatives(self._tokens(body), 0)[0]
-
-    def _tokens(self, body):
-        return [m for m in self.TOKEN.findall(body) if any(m)]
-
-    def _alternatives(self, tokens, i):
-        options, sequence = [], []
-        while i < len(tokens) and tokens[i][4] != ")":
-            literal, charclass, name, _, other = tokens[i]
-            if other == "|":
-                options.append(("seq", sequence))
-                sequence = []
-                i += 1
-                continue
-            if other == "(":
-                item, i = self._alternatives(tokens, i + 1)
-                i += 1  # ")"
-            elif literal:
-                item, i = ("lit", literal[1:-1].encode().decode("unicode_escape")), i + 1
-            elif charclass:
-                item, i = ("class", re.compile(charclass)), i + 1
-            else:
-                item, i = ("ref", name), i + 1
-            if i < len(tokens) and (tokens[i][3] or tokens[i][4] in ("?", "*", "+")):
-                low, high = {"?": (0, 1), "*": (0, None), "+": (1, None)}.get(tokens[i][4], (None, None))
-                if tokens[i][3]:
-                    low, high = map(int, tokens[i][3][1:-1].split(","))
-                item, i = ("rep", item, low, high), i + 1
-            sequence.append(item)
-        options.append(("seq", sequence))
-        return ("alt", options), i
-
-    def ends(self, node, text, start):
-        """Every position where ``node`` can stop matching ``text`` from ``start``."""
-        kind = node[0]
-        if kind == "lit":
-            return {start + len(node[1])} if text.startswith(node[1], start) else set()
-        if kind == "class":
-            return {start + 1} if start < len(text) and node[1].fullmatch(text[start]) else set()
-        if kind == "ref":
-            return self._rule(node[1], text, start)
-        if kind == "alt":
-            return set().union(*(self.ends(option, text, start) for option in node[1]))
-        if kind == "seq":
-            positions = {start}
-            for item in node[1]:
-                positions = set().union(*(self.ends(item, text, p) for p in positions)) if positions else set()
-            return positions
-        _, item, low, high = node
-        reached, frontier, count = ({start} if low == 0 else set()), {start}, 0
-        while frontier and (high is None or count < high):
-            frontier = set().union(*(self.ends(item, text, p) for p in frontier)) - {p for p in frontier}
-            count += 1
-            if count >= low:
-                reached |= frontier
-        return reached
-
-    def _rule(self, name, text, start):
-        return _memo(self, name, text, start)
-
-    def matches(self, text):
-        return len(text) in self._rule("root", text, 0)
+# -- the GBNF grammar, compiled from milp.lark -------------------------------------------------
 
 
 @cache
-def _memo(grammar, name, text, start):
-    return frozenset(grammar.ends(grammar.rules[name], text, start))
+def grammar():
+    return read_gbnf(model_gbnf())  # the text itself, read back
 
 
-@pytest.fixture(scope="module")
-def gbnf():
-    return Gbnf(model_gbnf())
+def fits(text):
+    return Recognizer(grammar()).matches(text)
 
 
-def test_the_recogniser_works(gbnf):
-    assert gbnf.matches(MODEL.replace("x <= 3\n", "limit: x <= 3\n"))
-    assert not gbnf.matches("")
+@cache
+def nl4opt_formulations():
+    """The official NL4Opt test formulations, converted (as continuous models; the integer ones differ in one word)."""
+    return [opt_data.annotation_model(item.annotation) for item in opt_data.load_nl4opt_test()]
 
 
-def test_every_example_fits_the_grammar(gbnf):
+def test_the_text_is_a_grammar_llama_cpp_can_take():
+    text = model_gbnf()
+    assert text.splitlines()[0] == "root ::= start"
+    assert left_recursive_rules(grammar()) == set()
+    assert grammar().to_gbnf() == text
+
+
+def test_every_example_fits_the_grammar():
     for example in milp_fewshot_examples():
-        assert gbnf.matches(example["model"]), example["model"]
+        assert fits(example["model"]), example["model"]
+
+
+def test_every_converted_nl4opt_formulation_fits_the_grammar():
+    formulations = nl4opt_formulations()
+    assert len(formulations) == 289
+    rejected = [text for text in formulations if not fits(text)]
+    assert not rejected, rejected[:3]
+    integer = opt_data.annotation_model(opt_data.load_nl4opt_test()[0].annotation, integer=True)
+    assert integer.startswith("integer ") and fits(integer)
+
+
+@cache
+def samples(seed=11):
+    """Random texts of the grammar: whole models, and single constraints and either-or statements.
+
+    Whole models alone rarely reach the later forms of a statement: the sampler takes the shortest
+    way out once a text is long, and expressions make it long.
+    """
+    either = ("either", Seq((Ref("relation"), Lit(" "), Ref("constraint-plus-2"))))
+    out = []
+    for entry, count in (("start", 2000), ("constraint", 300), ("either", 300)):
+        sampler = Sampler(Grammar(entry, (*grammar().rules, either)), seed)
+        out += [sampler.sample() for _ in range(count)]
+    return tuple(out)
+
+
+def test_every_text_the_grammar_generates_is_read_by_the_parsers_grammar():
+    parser = _parser()
+    failures = []
+    for text in samples():
+        try:
+            parser.parse(text)
+        except LarkError as err:
+            failures.append((text, str(err).splitlines()[0]))
+    assert not failures, failures[:5]
+
+
+def test_the_samples_cover_the_language():
+    texts = samples()
+    joined = "".join(texts)
+    for piece in (
+        "integer",
+        "continuous",
+        "binary",
+        "maximi",
+        "minimi",
+        "subject to",
+        "if ",
+        " then ",
+        "not ",
+        " or ",
+        "at most",
+        "at least",
+        "exactly",
+        " of ",
+        " in [",
+        "free",
+        "inf",
+        "%",
+        "(",
+        "^",
+        "/",
+        ";",
+        "\n",
+        "<=",
+        ">=",
+        ":",
+    ):
+        assert piece in joined, piece
+    assert len(set(texts)) > 1000
+
+
+def test_many_samples_are_models_once_their_names_are_declared():
+    # What parse_model adds to the grammar is declared names, one objective, linearity and whole
+    # numbers where they count; with its names declared and an objective, a sample often passes.
+    parsed = 0
+    for text in samples()[:2000]:
+        names = sorted(set(re.findall(r"[A-Za-z_]\w*", text)) - {"integer", "continuous", "binary"})
+        header = f"continuous {', '.join(names)}\n" if names else ""
+        try:
+            parse_model(f"{header}binary zz_b\nminimize zz_b\n{text}")
+        except ParseError:
+            continue
+        parsed += 1
+    assert parsed > 200
 
 
 @pytest.mark.parametrize(
@@ -259,50 +292,98 @@ def test_every_example_fits_the_grammar(gbnf):
         "integer x\nmaximize profit: 3 x\ncap: x <= 4\n",
         "integer x, y <= 40\ncontinuous z in [5, 20]\nbinary b\nminimize cost: 2 x - 3 (y + z)\nc1: x + y >= 10\n"
         "c2: if not b then z = 0\nc3: x <= 2 or y <= 2\nc4: at most 1 of b\nc5: z >= 30% x\n",
+        "integer x\nmaximize 3 x\nx <= 4",  # unnamed objective and constraint, no final new line
+        "continuous x; integer n; maximize 2 x + 3 (n - 1); subject to; x + n <= 10",
+        "integer x free\ncontinuous y in [-inf, 5]\nmaximize x\n2 <= x <= 9",
     ],
 )
-def test_models_in_the_layout_fit_the_grammar(gbnf, text):
-    assert gbnf.matches(text)
+def test_models_in_the_language_fit_the_grammar(text):
+    assert fits(text)
     parse_model(text)
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        "maximize profit: 3 x\ncap: x <= 4\n",  # no declaration
-        "integer x\ncap: x <= 4\n",  # no objective
-        "integer x\nmaximize profit: 3 x\n",  # no constraint
-        "integer x\nmaximize 3 x\ncap: x <= 4\n",  # unnamed objective
-        "integer x\nmaximize profit: 3 x\nx <= 4\n",  # unnamed constraint
-        "integer x\nmaximize profit: x * x\ncap: x <= 4\n",  # no *
         "integer x\nmaximize profit: 3 x\ncap: x <= 1,000\n",  # no thousands separator
-        "integer x\nmaximize profit: 3 x\ncap: x <= 4",  # every line ends with a new line
+        "integer x\nmaximize  3 x\n",  # one space between tokens
+        " integer x",  # none at the start
+        "integer x # the count\nmaximize x",  # comments are read, not written
+        "integer x\r\nmaximize x",  # a new line is \n
+        "integer if\nmaximize if",  # a keyword is not a name
+        "integer At\nmaximize At",  # nor in capitals ("at most")
+        "integer x\nmaximize x\n1 <= x <= 2 <= 3",  # a chain has at most two comparisons
+        "integer x\nmaximise x\nx <= 3 or",  # incomplete
     ],
 )
-def test_other_layouts_do_not_fit_the_grammar(gbnf, text):
-    assert not gbnf.matches(text)
+def test_other_texts_do_not_fit_the_grammar(text):
+    assert not fits(text)
 
 
-def test_llama_cpp_accepts_the_grammar():
-    llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
-    grammar = llama_cpp.LlamaGrammar.from_string(model_gbnf(), verbose=False)
-    assert grammar._grammar == model_gbnf()
-    # from_string only keeps the text; llama.cpp parses it when a sampler is built from a vocabulary
-    from neurosym.errors import MissingDependencyError
-    from neurosym.translators.models import ensure_model
+def test_repetition_is_bounded():
+    lines = "x <= 1\n" * MAX_MODEL_LINES
+    assert fits(lines + "x <= 1") and not fits(lines + "x <= 1\n")
+    terms = " + ".join(["x"] * MAX_EXPRESSION_TERMS)
+    assert fits(f"maximize {terms}") and not fits(f"maximize {terms} + x")
+    assert fits("x <= " + "9" * MAX_TOKEN_CHARS) and not fits("x <= " + "9" * (MAX_TOKEN_CHARS + 1))
+    assert not fits("x" * (MAX_TOKEN_CHARS + 20) + " <= 1")
 
+
+@pytest.fixture(scope="module")
+def llama():
     try:
-        path = ensure_model("small", progress=False)
+        return LlamaGrammarCheck()
     except MissingDependencyError as err:
-        pytest.skip(f"the small model's slices are not installed: {err}")
-    vocab = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)._model.vocab
+        pytest.skip(f"llama-cpp-python or the small model is not installed: {err}")
 
-    def compiles(text):
-        sampler = llama_cpp.llama_sampler_init_grammar(vocab, text.encode("utf-8"), b"root")
-        if not sampler:
-            return False
-        llama_cpp.llama_sampler_free(sampler)
-        return True
 
-    assert compiles(model_gbnf())
-    assert not compiles("\n".join(model_gbnf().splitlines()[:-1]))  # no rule for name: the check bites
+def test_llama_cpp_reads_the_grammar(llama):
+    assert llama.compiles(model_gbnf())
+    assert not llama.compiles("\n".join(model_gbnf().splitlines()[:-1]))  # no rule for word-tail: the check bites
+    assert llama.compiles(nl4opt_loop.recorded_grammar())
+
+
+@pytest.mark.slow
+def test_llama_cpp_accepts_the_examples_and_every_nl4opt_formulation(llama):
+    texts = [e["model"] for e in milp_fewshot_examples()] + nl4opt_formulations()
+    refused = [text for text, ok in zip(texts, llama.accepts(model_gbnf(), texts), strict=True) if not ok]
+    assert not refused, refused[:3]
+    others = ["integer x\nmaximize  x", "integer if\nmaximize if", "integer x\nmaximize x <= 1,000"]
+    assert llama.accepts(model_gbnf(), others) == [False] * 3
+
+
+# -- the grammar the NL4Opt cassette was recorded with ---------------------------------------------
+
+
+@cache
+def recorded_requests():
+    with (ROOT / "benchmarks" / "cassettes" / "nl4opt_loop.jsonl").open(encoding="utf-8") as handle:
+        return [json.loads(line)["request"] for line in handle]
+
+
+def test_the_recorded_grammar_rebuilds_the_recorded_requests_exactly():
+    # The cassette keys hash the whole request, grammar text included: the frozen 0.1 grammar and
+    # today's prompt must give the recorded requests byte for byte (and the derived grammar must not).
+    from neurosym.bench.suites.nl4opt import RECORDED_GRAMMAR as grammar
+
+    requests = recorded_requests()
+    assert {r["constraint"]["value"] for r in requests} == {grammar} and grammar != model_gbnf()
+    first_turns = [r for r in requests if len(r["messages"]) == 8]
+    assert len(first_turns) > 40
+    for recorded in first_turns:
+        problem = recorded["messages"][-1]["content"].removeprefix("Problem: ")
+        assert build_milp_request(problem, constrained=True, grammar=grammar).to_dict() == recorded
+    assert build_milp_request(problem, constrained=True).to_dict() != recorded
+
+
+def test_the_benchmark_asks_with_the_recorded_grammar():
+    from neurosym.bench.suites.nl4opt import RECORDED_GRAMMAR
+
+    target = nl4opt_loop.MilpTarget(constrained=True, grammar=RECORDED_GRAMMAR)
+    item = nl4opt_loop.nl4opt_items(1)[0]
+    request = target.request(item.problem)
+    assert request.constraint.value == RECORDED_GRAMMAR
+    assert request.messages == nl4opt_loop.MilpTarget(constrained=True).request(item.problem).messages
+    repair = target.repair_request(item.problem, request, "integer x", "no objective")
+    assert repair.constraint == request.constraint
+    assert target.fingerprint() == nl4opt_loop.MilpTarget(constrained=True).fingerprint()

@@ -3,7 +3,7 @@
 import pytest
 
 from neurosym.errors import ParseError
-from neurosym.sandbox import Execution
+from neurosym.provers.sandbox import Execution
 from neurosym.targets import get_target
 from neurosym.targets.python import PythonTarget, execution_verdict, number_key
 from neurosym.types import NumberAnswer, Problem

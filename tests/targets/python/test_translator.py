@@ -51,7 +51,7 @@ def test_prompt_shows_train_examples_then_the_question():
 
 
 def test_fewshot_programs_compute_their_train_answers(sandbox_available):
-    from neurosym.sandbox import Sandbox
+    from neurosym.provers.sandbox import Sandbox
 
     answers = [72, 10, 5, 42]  # GSM8K train, lines 1-4
     with Sandbox() as box:
