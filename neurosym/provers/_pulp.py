@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -114,7 +115,7 @@ def pulp_problem(
     return prob, xs
 
 
-class PulpProver:
+class PulpProver(ABC):
     """A MILP solver run through PuLP; subclasses say how to build the engine and read its stop.
 
     Class attributes: ``name`` (``highs``, ``cbc``), ``display_name`` (``HiGHS``, ``CBC``) and
@@ -127,21 +128,25 @@ class PulpProver:
     display_name: ClassVar[str]
     kill_grace_s: ClassVar[float | None] = None
 
+    @abstractmethod
     def available(self) -> bool:
         """Whether this machine can run the solver (cheap: nothing is started)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def to_dict(self) -> dict[str, Any]:
         """The solver's name and versions, for results files."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _engine(self, time_limit: float) -> Any:
         """The PuLP solver object for one solve of at most ``time_limit`` seconds."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _stopped_by(self, engine: Any, prob: Any) -> tuple[bool, str]:
         """Whether the solver stopped at its time limit, and its own word for the outcome."""
-        raise NotImplementedError
+        ...
 
     def solve(
         self,

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -111,7 +112,7 @@ def _bounds(t: Type) -> tuple[int, int] | None:
     return None
 
 
-class Engine:
+class Engine(ABC):
     """A solver holding a program's domains and its conditions (behind indicators); see the module docstring.
 
     Subclasses set :attr:`name` and supply the solver calls (:meth:`_terms`, :meth:`_assert`,
@@ -181,21 +182,22 @@ class Engine:
 
     # -- what each solver supplies ----------------------------------------------------------------
 
-    def _terms(self) -> Terms:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _terms(self) -> Terms: ...
 
-    def _indicator(self, name: str) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _indicator(self, name: str) -> Any: ...
 
-    def _assert(self, term: Any) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _assert(self, term: Any) -> None: ...
 
-    def _check(self, literals: list[Any], seconds: float) -> tuple[str, Any]:  # pragma: no cover - abstract
+    @abstractmethod
+    def _check(self, literals: list[Any], seconds: float) -> tuple[str, Any]:
         """``("sat", None)``, ``("unsat", names of the core's literals)``, ``("unknown"|"timeout", reason)``."""
-        raise NotImplementedError
+        ...
 
-    def _value(self, term: Any, result: Type) -> int | bool:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _value(self, term: Any, result: Type) -> int | bool: ...
 
 
 # --------------------------------------------------------------------------------------------- Z3
