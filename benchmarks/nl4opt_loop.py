@@ -44,8 +44,8 @@ from typing import Any
 
 from benchmarks import loop_report
 from benchmarks.loop_report import STRATEGIES, Row, strategy_rows
-from benchmarks.opt_data import ALL_GOLD_SETS, GOLD_REL_TOL, consensus, gold_matches, load_nl4opt_test, nl4opt_golds
-from neurosym.bench.suites.nl4opt import RECORDED_GRAMMAR
+from benchmarks.opt_data import GOLD_REL_TOL, consensus, load_nl4opt_test, nl4opt_golds
+from neurosym.bench.suites.nl4opt import RECORDED_GRAMMAR, per_gold_set, render_per_gold_set
 from neurosym.loop.cache import Cache
 from neurosym.settings import SamplingSettings
 from neurosym.targets.milp import MilpTarget
@@ -113,37 +113,6 @@ def nl4opt_items(count: int = ITEMS) -> list[Item]:
 def run_item(item: Item, backend: LLMBackend, target: MilpTarget, *, verdict_cache: Cache | None = None) -> list[Row]:
     """Every strategy on one item (raises CassetteMiss when replaying an item not recorded)."""
     return strategy_rows(item, backend, target, SETTINGS, rel_tol=GOLD_REL_TOL, verdict_cache=verdict_cache)
-
-
-def per_gold_set(rows: Sequence[Row], items: Sequence[Item]) -> list[dict[str, Any]]:
-    """Accuracy of each strategy's answers against each gold set separately (on the items it covers)."""
-    golds = {i.problem.id: i.golds for i in items}
-    table = []
-    for name in ORDER:
-        chosen = [r for r in rows if r.strategy == name]
-        for gold_set in ALL_GOLD_SETS:
-            # "is not None": a gold objective of 0 is an answer.
-            scored = [(r, golds[r.item][gold_set]) for r in chosen if golds.get(r.item, {}).get(gold_set) is not None]
-            if not scored:
-                continue
-            hits = sum(
-                gold_matches(None if r.answer is None else float(r.answer), "optimal", gold) for r, gold in scored
-            )
-            table.append({"strategy": name, "gold_set": gold_set, "items": len(scored), "accuracy": hits / len(scored)})
-    return table
-
-
-def render_per_gold_set(table: Sequence[dict[str, Any]]) -> str:
-    """The per-gold-set table as Markdown: one row per strategy, one column per gold set."""
-    sets = [s for s in ALL_GOLD_SETS if any(t["gold_set"] == s for t in table)]
-    lines = ["| strategy | " + " | ".join(sets) + " |", "| --- |" + " ---: |" * len(sets)]
-    for name in ORDER:
-        cells = []
-        for s in sets:
-            entry = next((t for t in table if t["strategy"] == name and t["gold_set"] == s), None)
-            cells.append("-" if entry is None else f"{100 * entry['accuracy']:.1f}% ({entry['items']})")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None, *, log: Callable[[str], None] = print) -> int:
