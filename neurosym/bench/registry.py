@@ -9,7 +9,7 @@ only when asked for; another package adds one with :func:`register_benchmark`.
 
 Example:
     >>> benchmark_names()
-    ['choice_loop', 'gsm8k_loop', 'logic_loop', 'logic_loop_renamed', 'nl4opt_loop']
+    ['choice_loop', 'gsm8k_loop', 'logic_loop', 'logic_loop_renamed', 'nl4opt_loop', 'opt_loop']
     >>> get_benchmark("gsm8k_loop").strategies[:2]
     ('cot', 'greedy')
 
@@ -49,6 +49,7 @@ BUILTIN_BENCHMARKS: dict[str, str] = {
     "gsm8k_loop": "neurosym.bench.suites.gsm8k:GSM8K_LOOP",
     "nl4opt_loop": "neurosym.bench.suites.nl4opt:NL4OPT_LOOP",
     "choice_loop": "neurosym.bench.suites.choice:CHOICE_LOOP",
+    "opt_loop": "neurosym.bench.suites.opt:OPT_LOOP",
 }
 """The benchmarks that ship with neurosym: name -> ``module:attribute`` of its :class:`Benchmark`."""
 
@@ -233,7 +234,7 @@ def get_benchmark(name: str) -> Benchmark:
         Traceback (most recent call last):
         ...
         neurosym.errors.InputError: no benchmark 'logic'; did you mean 'logic_loop'? Known: choice_loop, \
-gsm8k_loop, logic_loop, logic_loop_renamed, nl4opt_loop (neurosym bench --list)
+gsm8k_loop, logic_loop, logic_loop_renamed, nl4opt_loop, opt_loop (neurosym bench --list)
 
     """
     with _LOCK:

@@ -101,8 +101,12 @@ def nl4opt_items(count: int = ITEMS, data_dir: Path | None = None) -> list[Item]
     return out
 
 
-def per_gold_set(rows: Sequence[Row], items: Sequence[Item]) -> list[dict[str, Any]]:
+def per_gold_set(
+    rows: Sequence[Row], items: Sequence[Item], order: Sequence[str] = ORDER, gold_sets: Sequence[str] = ALL_GOLD_SETS
+) -> list[dict[str, Any]]:
     """Accuracy of each strategy's answers against each gold set separately (on the items it covers).
+
+    ``order`` names the strategies and ``gold_sets`` the gold sets to score (default: this benchmark's).
 
     Example:
         >>> item = Item("NL4Opt", Problem("...", id="p"), "5", {"SIRL": 5.0, "NL4OPT-E": 6.0})
@@ -113,9 +117,9 @@ def per_gold_set(rows: Sequence[Row], items: Sequence[Item]) -> list[dict[str, A
     """
     golds = {i.problem.id: i.golds for i in items}
     table = []
-    for name in ORDER:
+    for name in order:
         chosen = [r for r in rows if r.strategy == name]
-        for gold_set in ALL_GOLD_SETS:
+        for gold_set in gold_sets:
             # "is not None": a gold objective of 0 is an answer.
             scored = [(r, golds[r.item][gold_set]) for r in chosen if golds.get(r.item, {}).get(gold_set) is not None]
             if not scored:
@@ -127,8 +131,10 @@ def per_gold_set(rows: Sequence[Row], items: Sequence[Item]) -> list[dict[str, A
     return table
 
 
-def render_per_gold_set(table: Sequence[dict[str, Any]]) -> str:
-    """The per-gold-set table as Markdown: one row per strategy, one column per gold set.
+def render_per_gold_set(
+    table: Sequence[dict[str, Any]], order: Sequence[str] = ORDER, gold_sets: Sequence[str] = ALL_GOLD_SETS
+) -> str:
+    """The per-gold-set table as Markdown: one row per strategy of ``order``, one column per gold set.
 
     Example:
         >>> print(render_per_gold_set([{"strategy": "greedy", "gold_set": "SIRL", "items": 2, "accuracy": 0.5}]))
@@ -141,9 +147,9 @@ def render_per_gold_set(table: Sequence[dict[str, Any]]) -> str:
         | adaptive+repair | - |
 
     """
-    sets = [s for s in ALL_GOLD_SETS if any(t["gold_set"] == s for t in table)]
+    sets = [s for s in gold_sets if any(t["gold_set"] == s for t in table)]
     lines = ["| strategy | " + " | ".join(sets) + " |", "| --- |" + " ---: |" * len(sets)]
-    for name in ORDER:
+    for name in order:
         cells = []
         for s in sets:
             entry = next((t for t in table if t["strategy"] == name and t["gold_set"] == s), None)
