@@ -1,4 +1,4 @@
-"""The optimization-modeling assistant on MAMO EasyLP, ComplexLP and IndustryOR: the MILP target against chain of thought.
+"""The optimization-modeling assistant on MAMO EasyLP, ComplexLP and IndustryOR: MILP against chain of thought.
 
 The benchmark itself is :mod:`neurosym.bench.suites.opt` (``opt_loop``); this module
 registers it and runs it from a checkout with the options of ``neurosym bench`` (see ``--help``).

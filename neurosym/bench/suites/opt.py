@@ -161,7 +161,7 @@ def _extra_report(rows: Sequence[Row], items: Sequence[Any]) -> str:
 
 OPT_LOOP = Benchmark(
     name="opt_loop",
-    description="The optimization-modeling assistant on MAMO EasyLP, ComplexLP and IndustryOR, against chain of thought.",
+    description="The optimization-modeling assistant on MAMO EasyLP, ComplexLP and IndustryOR, against CoT.",
     data=("mamo", "industryor"),
     items=opt_items,
     target=lambda: MilpTarget(constrained=True),
