@@ -167,7 +167,7 @@ class LlamaCppBackend:
         cls,
         path_or_model_name: str | os.PathLike[str] = "default",
         *,
-        n_ctx: int = 4096,
+        n_ctx: int = 8192,
         n_threads: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         verbose: bool = False,
@@ -179,7 +179,9 @@ class LlamaCppBackend:
         """Load a GGUF model: an embedded name (``"default"``, ``"small"``), a path, or ``org/repo:file.gguf``.
 
         The embedded models are assembled on first use (see :func:`neurosym.translators.models.ensure_model`).
-        ``n_threads`` defaults to every CPU this process may use; ``llama_kwargs`` go to ``llama_cpp.Llama``
+        ``n_ctx`` is 8192 tokens by default (both embedded models read 32k): the longest IndustryOR problem
+        with the MILP prompt takes 6,700. ``n_threads`` defaults to every CPU this process may use;
+        ``llama_kwargs`` go to ``llama_cpp.Llama``
         (for example ``n_gpu_layers=-1``); ``prompt_cache`` and ``fast_grammar`` are as in the
         constructor (see the module docstring).
 

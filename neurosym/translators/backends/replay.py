@@ -101,7 +101,9 @@ class ReplayBackend(StoredBackend):
     A sample recorded several times (the same request, settings and index) is served in recorded
     order, then the last recording again. ``identity`` is the recording model's, so a cache in
     front of a replay keys its samples as the live model's. ``supports_grammar`` says whether the
-    recorded requests carried grammars.
+    recorded requests carried grammars, ``continues_partial_answer`` whether any ended in a partial
+    assistant message (a decoder's, on a backend that continues one), so that a decoder replays the
+    requests it made when recording.
 
     Raises:
         InputError: no file at ``path``, a directory, or a file that is not a cassette.
@@ -121,6 +123,7 @@ class ReplayBackend(StoredBackend):
             identity=identity,
             name="replay",
             supports_grammar=self.cassette.grammar.get(label, False),
+            continues_partial_answer=self.cassette.continued.get(label, False),
         )
         self._count = self.cassette.counts.get(label, 0)
 

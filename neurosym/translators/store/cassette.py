@@ -72,6 +72,12 @@ class _Record:
     sample: Sample
     usage: Usage
     grammar: bool
+    continued: bool
+    """Whether the request ends in a partial assistant message (drawn by a decoder on a continuing backend)."""
+
+
+def _continues(request: GenerationRequest) -> bool:
+    return bool(request.messages) and request.messages[-1].role == "assistant"
 
 
 def _request_from_dict(data: Mapping[str, Any]) -> GenerationRequest:
@@ -115,7 +121,7 @@ def _parse_record(line: bytes) -> _Record:
     except (TypeError, AttributeError, ConfigurationError) as err:
         raise ValueError(f"not a cassette record ({err})") from None
     constraint = request_data.get("constraint") or {}
-    return _Record(key, identity, sample, usage, constraint.get("kind") == "grammar")
+    return _Record(key, identity, sample, usage, constraint.get("kind") == "grammar", _continues(request))
 
 
 def _record_line(record: SampleRecord) -> dict[str, Any]:
@@ -180,6 +186,7 @@ class CassetteStore:
         self.identities: dict[str, dict[str, Any]] = {}
         self.counts: dict[str, int] = {}
         self.grammar: dict[str, bool] = {}
+        self.continued: dict[str, bool] = {}
         self.skipped: list[tuple[int, str]] = []
         self._torn_cut = 0
         self._lock = threading.Lock()
@@ -249,14 +256,15 @@ class CassetteStore:
             logger.warning("%s: %d more lines skipped", self.path, len(self.skipped) - _SHOWN_SKIPS)
 
     def _add(self, record: _Record) -> None:
-        self._count(record.identity, record.grammar)
+        self._count(record.identity, record.grammar, record.continued)
         self._entries.setdefault(record.key, []).append(StoredSample(record.sample, record.usage))
 
-    def _count(self, identity: dict[str, Any], grammar: bool) -> None:
+    def _count(self, identity: dict[str, Any], grammar: bool, continued: bool) -> None:
         label = identity_label(identity)
         self.identities.setdefault(label, identity)
         self.counts[label] = self.counts.get(label, 0) + 1
         self.grammar[label] = self.grammar.get(label, False) or grammar
+        self.continued[label] = self.continued.get(label, False) or continued
 
     def get_many(self, keys: Sequence[str]) -> list[StoredSample | None]:
         """The next recording of each key (repeats in recorded order, then the last again), or None."""
@@ -306,7 +314,8 @@ class CassetteStore:
                 self._entries.setdefault(record.key, []).append(StoredSample(record.sample, Usage(**line["usage"])))
                 self._served[record.key] = len(self._entries[record.key])
                 constraint = record.request.constraint
-                self._count(line["identity"], constraint is not None and constraint.kind == "grammar")
+                grammar = constraint is not None and constraint.kind == "grammar"
+                self._count(line["identity"], grammar, _continues(record.request))
 
     def _end_last_line(self, fd: int) -> bytes:
         """Make the file end at a line end: cut a torn last line off, or return the newline a whole record lacks."""

@@ -96,6 +96,19 @@ def test_torn_last_line_is_skipped_and_missing_cassette_is_an_input_error(tmp_pa
         ReplayBackend(tmp_path / "none.jsonl")
 
 
+def test_continuation_is_read_from_the_cassette_so_a_decoder_replays_its_own_requests(tmp_path):
+    from neurosym.translators.decoding._testing import ContinuingScriptedBackend
+
+    plain, continued = tmp_path / "plain.jsonl", tmp_path / "continued.jsonl"
+    RecordingBackend(ScriptedBackend(["x"]), plain).generate([req("p")])
+    partial = GenerationRequest((Message("user", "p"), Message("assistant", "integer x\n")))
+    RecordingBackend(ContinuingScriptedBackend(["x", "y"]), continued).generate([req("p"), partial])
+    assert ReplayBackend(plain).continues_partial_answer is False
+    replay = ReplayBackend(continued)
+    assert replay.continues_partial_answer is True
+    assert replay.generate([partial])[0].texts == ["y"]
+
+
 def test_grammar_support_is_read_from_the_cassette(tmp_path):
     path = tmp_path / "c.jsonl"
     RecordingBackend(ScriptedBackend(["x"]), path).generate([req("p", Constraint("grammar", 'root ::= "x"'))])
