@@ -73,17 +73,29 @@ def _settings(target: str) -> SamplingSettings:
     return SamplingSettings(max_tokens=1024 if target == "fol" else 256, temperature=0.0, seed=0)
 
 
-def _form(target: str, target_obj: Any, problem: Any, text: str) -> dict[str, Any]:
-    """What is wrong with an output in form: unparsable, a signature clash."""
+def _form(target: str, target_obj: Any, problem: Any, text: str, *, cut: bool = False) -> dict[str, Any]:
+    """What is wrong with an output in form: unparsable, a signature clash.
+
+    An output the token cap cut (``cut``) is read as the loop reads it: its complete part, through
+    the target's ``salvage``, when the whole cannot be read.
+    """
+    salvaged = False
     try:
         formalization = target_obj.parse(problem, text)
     except ParseError as err:
-        return {"parsed": False, "clash": False, "why": err.message[:160]}
+        part = target_obj.salvage(problem, text) if cut and hasattr(target_obj, "salvage") else None
+        try:
+            formalization = target_obj.parse(problem, part) if part and part != text else None
+        except ParseError:
+            formalization = None
+        if formalization is None:
+            return {"parsed": False, "clash": False, "salvaged": False, "why": err.message[:160]}
+        salvaged = True
     clash = False
     if target == "fol" and isinstance(formalization.parsed, EntailmentProblem):
         parsed = formalization.parsed
         clash = bool(check_signature([*parsed.premises, parsed.conclusion]))
-    return {"parsed": True, "clash": clash, "formalization": formalization}
+    return {"parsed": True, "clash": clash, "salvaged": salvaged, "formalization": formalization}
 
 
 class EvalCounter:
@@ -117,7 +129,7 @@ def one_sample(backend: Any, target: str, mode: str, item: Any, counter: EvalCou
     seconds = time.perf_counter() - started
     evaluated = (counter.tokens - evaluated_before) if counter is not None else 0
     sample = result.samples[0]
-    form = _form(target, target_obj, item.problem, sample.text)
+    form = _form(target, target_obj, item.problem, sample.text, cut=sample.finish_reason == "length")
     status, answer, verdict = "unparsed", None, None
     if form["parsed"]:
         verdict = target_obj.check(form.pop("formalization"), timeout_s=10.0)
@@ -205,7 +217,7 @@ def recorded_samples(target: str, items: Sequence[Any]) -> list[dict[str, Any]]:
             continue
         line = found[0]
         text = line["sample"]["text"]
-        form = _form(target, target_obj, item.problem, text)
+        form = _form(target, target_obj, item.problem, text, cut=line["sample"]["finish_reason"] == "length")
         status, answer, verdict = "unparsed", None, None
         if form["parsed"]:
             verdict = target_obj.check(form.pop("formalization"), timeout_s=10.0)
@@ -251,6 +263,7 @@ def summary(samples: Sequence[dict[str, Any]], modes: Sequence[str]) -> list[dic
                 "unparsed": sum(not r["parsed"] for r in rows),
                 "signature_clashes": sum(r["clash"] for r in rows),
                 "cut_at_cap": sum(r["finish_reason"] == "length" for r in rows),
+                "salvaged": sum(r.get("salvaged", False) for r in rows),
                 "decided": sum(r["answer"] is not None for r in rows),
                 "correct": sum(r["correct"] for r in rows),
             }
@@ -311,11 +324,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{on_failure}: {len(chosen)} failed samples, {decided} decided, {right} right, {repeated} repeated")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    # Decoders measured in earlier runs stay, each with its own samples (a run replaces the modes it ran).
+    earlier = previous.get(args.target, {})
+    kept = [s for s in earlier.get("samples", []) if s["mode"] not in modes]
+    kept_tries = [t for t in earlier.get("tries", []) if t["mode"] not in modes]
+    all_modes = list(dict.fromkeys([*(s["mode"] for s in kept), *modes]))
     previous[args.target] = {
-        "items": [i.problem.id for i in items],
-        "summary": table,
-        "samples": samples,
-        "tries": tries,
+        "items": list(dict.fromkeys([*earlier.get("items", []), *(i.problem.id for i in items)])),
+        "summary": summary([*kept, *samples], all_modes),
+        "samples": [*kept, *samples],
+        "tries": [*kept_tries, *tries],
     }
     args.out.write_text(json.dumps(previous, indent=1, ensure_ascii=False) + "\n")
     return 0

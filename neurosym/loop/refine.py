@@ -11,6 +11,8 @@ One :class:`Strategy` describes all four behaviours, which combine:
   assistant's turn and the parser's or prover's message as the next user turn), ``"resample"`` (a
   fresh sample at a new seed, at the strategy's temperature even after a greedy one) or
   ``"hint"`` (a fresh sample whose user turn ends with the message; no assistant turn to copy).
+- **cut answers**: an answer the token cap ended that cannot be read is read again through the
+  target's ``salvage`` (its complete part), where the target has one; the attempt says so.
 - **adaptive** (``round_size=m``): sample m at a time and stop as soon as the leader cannot be
   overtaken by the samples left, or its share of the votes reaches ``confidence``.
 
@@ -250,18 +252,24 @@ class _Run:
         self.model_calls += 1
         return result
 
-    def attempt(self, output: str, *, sample: int, round_: int, repair: int, share: tuple[int, int, float]) -> Attempt:
-        """Parse and check one output."""
+    def attempt(
+        self, output: str, *, sample: int, round_: int, repair: int, share: tuple[int, int, float], cut: bool = False
+    ) -> Attempt:
+        """Parse and check one output; ``cut``: the token cap ended it, so the target may salvage its complete part."""
         prompt_tokens, completion_tokens, latency = share
         started = time.perf_counter()
+        salvaged = False
         try:
             formalization = self.target.parse(self.problem, output)
         except ParseError as err:
-            return Attempt(
-                sample, round_, repair, output, parse_error=err.message,
-                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_s=latency,
-                parse_s=time.perf_counter() - started,
-            )  # fmt: skip
+            formalization = self.salvage(output) if cut else None
+            if formalization is None:
+                return Attempt(
+                    sample, round_, repair, output, parse_error=err.message,
+                    prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_s=latency,
+                    parse_s=time.perf_counter() - started,
+                )  # fmt: skip
+            salvaged = True
         parse_s = time.perf_counter() - started
         started = time.perf_counter()
         verdict = self.checker(self.target, formalization, self.strategy.timeout_s)
@@ -272,8 +280,19 @@ class _Run:
             verdict=verdict,
             answer=self.target.answer_key(verdict),
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_s=latency,
-            prover_s=prover_s, parse_s=parse_s,
+            prover_s=prover_s, parse_s=parse_s, salvaged=salvaged,
         )  # fmt: skip
+
+    def salvage(self, output: str) -> Formalization | None:
+        """The target's reading of the complete part of a cut-off output, or ``None`` (no hook, nothing readable)."""
+        salvage = getattr(self.target, "salvage", None)
+        text = salvage(self.problem, output) if callable(salvage) else None
+        if not text or text == output:
+            return None
+        try:
+            return self.target.parse(self.problem, text)
+        except ParseError:
+            return None
 
     def feedback(self, attempt: Attempt) -> str:
         if attempt.parse_error:
@@ -366,7 +385,8 @@ def refine(
             stop = None
             for offset, (sample, share) in enumerate(zip(result.samples, _shares(result), strict=False)):
                 index = first_sample + offset
-                attempt = run.attempt(sample.text, sample=index, round_=round_, repair=0, share=share)
+                cut = sample.finish_reason == "length"
+                attempt = run.attempt(sample.text, sample=index, round_=round_, repair=0, share=share, cut=cut)
                 run.record(attempt)
                 previous_request, previous = request, attempt
                 for k in range(1, strategy.repair_rounds + 1):
@@ -389,7 +409,8 @@ def refine(
                     fixed = run.generate(repair, 1, seed, retry_temperature, first_sample=index, decoded=decoded)
                     [share_k] = _shares(fixed) or [(0, 0, 0.0)]
                     text = fixed.samples[0].text if fixed.samples else ""
-                    previous = run.attempt(text, sample=index, round_=round_, repair=k, share=share_k)
+                    cut = bool(fixed.samples) and fixed.samples[0].finish_reason == "length"
+                    previous = run.attempt(text, sample=index, round_=round_, repair=k, share=share_k, cut=cut)
                     previous_request = repair
                     run.record(previous)
                 if strategy.first_verified and run.votes:

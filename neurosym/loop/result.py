@@ -32,6 +32,8 @@ class Attempt:
             when one call produced several samples).
         prover_s: prover time.
         parse_s: time the target took to read the output.
+        salvaged: the token cap cut the output off and only its complete part was read (the
+            target's ``salvage``).
 
     """
 
@@ -48,6 +50,7 @@ class Attempt:
     latency_s: float = 0.0
     prover_s: float = 0.0
     parse_s: float = 0.0
+    salvaged: bool = False
 
     @property
     def status(self) -> str:
@@ -70,6 +73,7 @@ class Attempt:
             "latency_s": round(self.latency_s, 6),
             "prover_s": round(self.prover_s, 6),
             "parse_s": round(self.parse_s, 6),
+            "salvaged": self.salvaged,
         }
 
 
@@ -177,6 +181,8 @@ class LoopResult:
         ]
         for a in self.attempts:
             what = (a.parse_error or (a.verdict.message if a.verdict else "")) if a.answer is None else f"→ {a.answer}"
+            if a.salvaged:
+                what = f"{what} (cut at the token cap; its complete lines read)".lstrip()
             kind = f"repair {a.repair}" if a.repair else "sample"
             lines.append(f"  [{a.round}.{a.sample}] {kind:9} {a.status:12} {what}".rstrip())
         c = self.cost

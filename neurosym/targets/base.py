@@ -1,4 +1,11 @@
-"""The target protocol: what the feedback loop needs from each formal language."""
+"""The target protocol: what the feedback loop needs from each formal language.
+
+Besides the methods of :class:`Target`, the loop uses these when a target has them:
+``decoder(problem)`` (answers drawn in several requests, :mod:`neurosym.translators.decoding`),
+``hint_request(problem, request, feedback)`` (the ``"hint"`` retry), ``fingerprint()`` (what its
+verdicts depend on, for cache keys) and ``salvage(problem, output)`` (the complete part of an
+answer the token cap cut off, read when the whole answer cannot be).
+"""
 
 from __future__ import annotations
 

@@ -105,6 +105,36 @@ class MilpTarget:
         model = parse_model(text)
         return Formalization("milp", text, model)
 
+    def salvage(self, problem: Problem, output: str) -> str | None:
+        r"""The complete part of a model the token cap cut off: its finished lines, each only once.
+
+        The loop calls it for an output that ended at the token cap and cannot be read (see
+        :mod:`neurosym.loop.refine`). A small model that runs out of tokens is almost always
+        repeating lines it wrote already, so the unfinished last line is dropped, and so are exact
+        repeats (a repeated declaration would be an error). Measured on the 40 NL4Opt development
+        items (benchmarks/results/nl4opt_loop.md); ``None`` when nothing is left.
+
+        Example:
+            >>> cut = "integer x\nmaximize x\ncap: x <= 3\ncap: x <= 3\ninteger x\nc2: x + "
+            >>> print(MilpTarget().salvage(Problem("..."), cut))
+            integer x
+            maximize x
+            cap: x <= 3
+
+        """
+        lines = output.split("\n")
+        if not output.endswith("\n"):
+            lines.pop()  # the line the cap cut
+        seen: set[str] = set()
+        kept = []
+        for line in lines:
+            if line.strip() and line.strip() in seen:
+                continue
+            seen.add(line.strip())
+            kept.append(line)
+        text = "\n".join(kept).strip("\n")
+        return text or None
+
     def check(self, formalization: Formalization, *, timeout_s: float) -> Verdict:
         """Solve with both solvers, check the solution, and turn the outcome into a verdict."""
         model = formalization.parsed if isinstance(formalization.parsed, Model) else parse_model(formalization.source)

@@ -330,3 +330,12 @@ def test_cached_verdicts_of_the_milp_target_depend_on_the_solver_versions(tmp_pa
     assert len(calls) == 1
     assert again.status == first.status == "optimal" and again.answer == first.answer
     assert isinstance(again.certificate, CheckedSolution) and again.certificate.values == {"x": 3.0, "y": 1.0}
+
+
+def test_salvage_keeps_a_last_line_that_ended_and_gives_none_for_nothing():
+    target, problem = MilpTarget(), Problem("...")
+    assert target.salvage(problem, "integer x\nmaximize x\nx <= 3\n") == "integer x\nmaximize x\nx <= 3"
+    assert target.salvage(problem, "integer x\ninteger x\nmaximize x\nx <= 3\nx <= 3\nx <") == (
+        "integer x\nmaximize x\nx <= 3"
+    )
+    assert target.salvage(problem, "integer") is None
