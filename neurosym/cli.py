@@ -278,6 +278,7 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         agreement=args.agreement,
         temperature=0.0 if args.samples == 1 else args.temperature,
         on_failure=args.on_failure,
+        selection=args.selection,
     )
     budget = Budget(samples=args.max_samples, tokens=args.max_total_tokens, wall_s=args.max_seconds)
     options = _llm_options(args)
@@ -737,6 +738,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default="repair",
         help="what a failed translation's --repair-rounds tries are: the repair conversation (default), "
         "a fresh sample at a new seed, or a fresh sample with the feedback in the prompt",
+    )
+    loop.add_argument(
+        "--selection",
+        choices=("majority", "evidence"),
+        default="majority",
+        help="which samples vote: all decided ones (default), or only those with the strongest evidence "
+        "(FOL: a proof of the conclusion or its negation outweighs 'Uncertain')",
     )
     loop.add_argument("--round-size", type=_integer(1), help="adaptive: sample this many at a time, stop once settled")
     loop.add_argument("--confidence", type=_share, default=1.0, help="adaptive: stop at this vote share (default 1)")

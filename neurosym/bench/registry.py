@@ -134,7 +134,7 @@ class Benchmark:
     item_runner: Callable[..., list[Row]] | None = None
 
     def __post_init__(self) -> None:
-        unknown = [s for s in self.strategies if s not in STRATEGIES and s not in self.baselines]
+        unknown = [s for s in self.strategies if loop_strategy(s) is None and s not in self.baselines]
         if unknown:
             raise ConfigurationError(f"benchmark {self.name!r}: unknown strategies {unknown}")
 
@@ -153,7 +153,8 @@ class Benchmark:
         if unknown:
             raise InputError(
                 f"{self.name} has no strategy {', '.join(map(repr, unknown))}; its strategies: "
-                f"{', '.join(self.strategies)} (and NAME+resample, NAME+hint for each NAME+repair)"
+                f"{', '.join(self.strategies)} (and NAME+resample, NAME+hint for each NAME+repair; NAME+evidence for "
+                "each NAME)"
             )
         chosen = []
         for s in self.strategies:  # the table's order, each derived strategy after the one it varies
@@ -164,8 +165,16 @@ class Benchmark:
 
 
 def _repair_base(name: str) -> str | None:
-    """``vote-5+repair`` for ``vote-5+resample`` or ``vote-5+hint`` (see :func:`~neurosym.bench.rows.loop_strategy`)."""
-    return f"{name.rsplit('+', 1)[0]}+repair" if loop_strategy(name) is not None and name not in STRATEGIES else None
+    """The table strategy a derived one varies (see :func:`~neurosym.bench.rows.loop_strategy`); else ``None``.
+
+    ``vote-5+repair`` for ``vote-5+resample`` or ``vote-5+hint``, ``vote-5`` for ``vote-5+evidence``.
+    """
+    if loop_strategy(name) is None or name in STRATEGIES:
+        return None
+    base, _, mode = name.rpartition("+")
+    if mode == "evidence":
+        return base if base in STRATEGIES else _repair_base(base)
+    return f"{base}+repair"
 
 
 def run_item(

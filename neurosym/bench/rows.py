@@ -38,6 +38,7 @@ __all__ = [
     "loop_row",
     "loop_strategy",
     "loop_times_ms",
+    "mcnemar_p",
     "paired_report",
     "row_from_dict",
     "row_to_dict",
@@ -64,13 +65,22 @@ that :attr:`~neurosym.loop.refine.Strategy.on_failure` (``--strategies vote-5+re
 def loop_strategy(name: str) -> Strategy | None:
     """The loop strategy of a row name: one of :data:`STRATEGIES`, or ``NAME+resample`` / ``NAME+hint``; else ``None``.
 
+    Any of them with ``+evidence`` after it chooses the answer among the samples with the strongest
+    evidence (:attr:`~neurosym.loop.refine.Strategy.selection`).
+
     Example:
         >>> loop_strategy("vote-5+hint").on_failure, loop_strategy("vote-5+hint").repair_rounds
         ('hint', 1)
         >>> loop_strategy("cot") is None, loop_strategy("greedy+hint") is None
         (True, True)
+        >>> loop_strategy("vote-5+repair+evidence").selection, loop_strategy("cot+evidence")
+        ('evidence', None)
 
     """
+    base, _, selection = name.rpartition("+")
+    if selection == "evidence":
+        strategy = loop_strategy(base)
+        return dataclasses.replace(strategy, selection="evidence") if strategy is not None else None
     if name in STRATEGIES:
         return STRATEGIES[name]
     base, _, mode = name.rpartition("+")
@@ -360,35 +370,59 @@ def attempt_report(rows: Sequence[Row], strategy: str = "vote-5+repair") -> str:
     )
 
 
-PAIRS = (("vote-5", "greedy"), ("adaptive", "greedy"), ("adaptive", "cot"), ("vote-5+repair", "vote-5"))
+PAIRS = (
+    ("greedy", "cot"),
+    ("vote-5", "greedy"),
+    ("adaptive", "greedy"),
+    ("adaptive", "cot"),
+    ("vote-5+repair", "vote-5"),
+    ("vote-5+evidence", "vote-5"),
+    ("vote-5+evidence", "cot"),
+    ("adaptive+evidence", "cot"),
+)
 """The strategies :func:`paired_report` compares item by item."""
 
 
+def mcnemar_p(only_first: int, only_second: int) -> float:
+    """The exact McNemar test's two-sided p-value: a sign test on the items only one of two strategies gets right.
+
+    Example:
+        >>> round(mcnemar_p(20, 6), 4), mcnemar_p(3, 3), mcnemar_p(0, 0)
+        (0.0094, 1.0, 1.0)
+
+    """
+    n = only_first + only_second
+    tail = sum(math.comb(n, k) for k in range(min(only_first, only_second) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
 def paired_report(rows: Sequence[Row], pairs: Sequence[tuple[str, str]] = PAIRS) -> str:
-    """For each pair of strategies: on how many items only the first is right, and only the second.
+    """For each pair of strategies: on how many items only the first is right, and only the second, with the p-value.
 
     The counts behind a sign test: the items where both are right or both wrong say nothing
-    about which is better.
+    about which is better; the exact McNemar test (:func:`mcnemar_p`) says how likely counts this
+    uneven are if neither strategy were better.
 
     Example:
         >>> runs = [("a", "vote-5", "1"), ("a", "greedy", None), ("b", "vote-5", "1"), ("b", "greedy", "1")]
         >>> rows = [Row(item, "d", name, "1", answer, 1, 0, 0, 0, 0, 0, {}, []) for item, name, answer in runs]
         >>> print(paired_report(rows, [("vote-5", "greedy")]))
-        Item by item (only the first right / only the second right):
-        - vote-5 against greedy: 1 / 0
+        Item by item (only the first right / only the second right, exact McNemar p):
+        - vote-5 against greedy: 1 / 0 (p = 1)
 
     """
     right: dict[str, dict[str, bool]] = {}
     for row in rows:
         right.setdefault(row.strategy, {})[row.item] = row.correct
-    lines = ["Item by item (only the first right / only the second right):"]
+    lines = ["Item by item (only the first right / only the second right, exact McNemar p):"]
     for first, second in pairs:
         if first not in right or second not in right:
             continue
         items = right[first].keys() & right[second].keys()
         only_first = sum(right[first][i] and not right[second][i] for i in items)
         only_second = sum(right[second][i] and not right[first][i] for i in items)
-        lines.append(f"- {first} against {second}: {only_first} / {only_second}")
+        p = mcnemar_p(only_first, only_second)
+        lines.append(f"- {first} against {second}: {only_first} / {only_second} (p = {p:.2g})")
     return "\n".join(lines)
 
 

@@ -17,7 +17,15 @@ One :class:`Strategy` describes all four behaviours, which combine:
   overtaken by the samples left, or its share of the votes reaches ``confidence``.
 
 When no answer reaches ``agreement`` (a share of the decided votes; ties never win), the result
-abstains and keeps the vote counts. Running out of a :class:`Budget` is an outcome in the result.
+abstains and keeps the vote counts.
+
+Which votes count (``selection``): ``"majority"`` counts every decided sample alike;
+``"evidence"`` counts only the samples whose verdict carries the strongest evidence among them, as
+the target's ``evidence(verdict)`` ranks it (FOL: a proof of the conclusion or of its negation
+ranks above "neither follows", which is what a translation that fails to connect its premises to
+its conclusion gets), then takes the majority among those. A target without ``evidence`` ranks
+all verdicts alike, so both selections agree there; adaptive stopping under ``"evidence"`` waits
+for votes of rank 1 or more. Running out of a :class:`Budget` is an outcome in the result.
 
 Example:
     >>> from neurosym.targets.fol import FolTarget
@@ -59,11 +67,13 @@ from neurosym.types import Formalization, Problem, Verdict
 if TYPE_CHECKING:
     from neurosym.translators.decoding import Decoder
 
-__all__ = ["ON_FAILURE", "Budget", "Checker", "Strategy", "check_inline", "hint_request", "refine"]
+__all__ = ["ON_FAILURE", "SELECTIONS", "Budget", "Checker", "Strategy", "check_inline", "hint_request", "refine"]
 
 Checker = Callable[[Target, Formalization, float], Verdict]
 ON_FAILURE = ("repair", "resample", "hint")
 """What a failed sample's further tries are (:attr:`Strategy.on_failure`)."""
+SELECTIONS = ("majority", "evidence")
+"""Which decided samples the answer is chosen among (:attr:`Strategy.selection`)."""
 
 
 def hint_request(request: GenerationRequest, feedback: str) -> GenerationRequest:
@@ -113,10 +123,14 @@ class Strategy:
     """Prover time limit per attempt."""
     on_failure: str = "repair"
     """What a failed sample's R tries are: ``"repair"``, ``"resample"`` or ``"hint"`` (see the module docstring)."""
+    selection: str = "majority"
+    """Which decided samples vote: all (``"majority"``) or those with the strongest evidence (``"evidence"``)."""
 
     def __post_init__(self) -> None:
         if self.on_failure not in ON_FAILURE:
             raise ConfigurationError(f"on_failure must be one of {', '.join(ON_FAILURE)}, got {self.on_failure!r}")
+        if self.selection not in SELECTIONS:
+            raise ConfigurationError(f"selection must be one of {', '.join(SELECTIONS)}, got {self.selection!r}")
         if self.samples < 1:
             raise ConfigurationError(f"samples must be at least 1, got {self.samples}")
         if self.repair_rounds < 0:
@@ -203,6 +217,8 @@ class _Run:
         self.attempts: list[Attempt] = []
         self.votes: Counter[Hashable] = Counter()
         self.winners: dict[Hashable, Attempt] = {}
+        self.ranked_votes: dict[int, Counter[Hashable]] = {}  # evidence rank -> the votes of that rank
+        self.ranked_winners: dict[tuple[int, Hashable], Attempt] = {}
         self.samples_drawn = 0
         self.model_calls = 0
         self.model_s = 0.0
@@ -307,6 +323,30 @@ class _Run:
         if attempt.answer is not None:
             self.votes[attempt.answer] += 1
             self.winners.setdefault(attempt.answer, attempt)
+            rank = self.rank(attempt)
+            self.ranked_votes.setdefault(rank, Counter())[attempt.answer] += 1
+            self.ranked_winners.setdefault((rank, attempt.answer), attempt)
+
+    def rank(self, attempt: Attempt) -> int:
+        """The evidence rank of a decided attempt's verdict (the target's ``evidence``; 0 without one)."""
+        rank_of = getattr(self.target, "evidence", None)
+        return int(rank_of(attempt.verdict)) if callable(rank_of) and attempt.verdict is not None else 0
+
+    def winner(self, answer: Hashable) -> Attempt:
+        """The first attempt that gave ``answer`` among those the selection counts."""
+        if self.strategy.selection == "majority":
+            return self.winners[answer]
+        return self.ranked_winners[(max(self.ranked_votes), answer)]
+
+    def counted_votes(self) -> Counter[Hashable]:
+        """The votes the strategy's selection counts: all, or those of the strongest evidence present."""
+        if self.strategy.selection == "majority" or not self.ranked_votes:
+            return self.votes
+        return self.ranked_votes[max(self.ranked_votes)]
+
+    def settled_rank(self) -> bool:
+        """Whether the counted votes may end adaptive sampling: always by majority, from rank 1 by evidence."""
+        return self.strategy.selection == "majority" or max(self.ranked_votes, default=0) >= 1
 
 
 def _shares(result: GenerationResult) -> list[tuple[int, int, float]]:
@@ -420,7 +460,9 @@ def refine(
             if stop:
                 stop_reason = stop
                 break
-            if strategy.round_size is not None and _settled(run.votes, strategy, strategy.samples - run.samples_drawn):
+            remaining = strategy.samples - run.samples_drawn
+            adaptive = strategy.round_size is not None and run.settled_rank()
+            if adaptive and _settled(run.counted_votes(), strategy, remaining):
                 stop_reason = "agreement"
                 break
         else:
@@ -454,15 +496,16 @@ def _settled(votes: Counter[Hashable], strategy: Strategy, remaining: int) -> bo
 
 def _decide(problem: Problem, run: _Run, strategy: Strategy, stop_reason: str, error: str | None) -> LoopResult:
     votes = {str(k): v for k, v in run.votes.most_common()}
-    total = sum(run.votes.values())
+    counted = run.counted_votes()
+    total = sum(counted.values())
     answer, confidence, winner = None, 0.0, None
     if total:
-        ranked = run.votes.most_common(2)
+        ranked = counted.most_common(2)
         lead_answer, lead = ranked[0]
         tie = len(ranked) > 1 and ranked[1][1] == lead
         confidence = lead / total
         if not tie and confidence >= strategy.agreement:
-            answer, winner = lead_answer, run.winners[lead_answer]
+            answer, winner = lead_answer, run.winner(lead_answer)
     return LoopResult(
         problem_id=problem.id,
         answer=answer,

@@ -17,7 +17,11 @@ Strategies, all on the same items and the same recorded samples (sample ``i`` is
   prover's message;
 * ``adaptive``: samples in rounds of 2 (at most 5) and stops once the leader cannot be overtaken
   or holds 80% of the votes;
-* ``adaptive+repair``: adaptive with one repair per failed sample.
+* ``adaptive+repair``: adaptive with one repair per failed sample;
+* ``vote-5+evidence``, ``adaptive+evidence``: the same samples, the answer chosen among those
+  the provers proved or refuted, 'Uncertain' only where no sample has a proof
+  (``Strategy(selection="evidence")``, ``FolTarget.evidence``; the rule was chosen on these 80
+  items, the development set: they are not its evidence).
 
 Abstentions (no answer reaches half of the decided votes, or a tie) count as wrong in
 "accuracy"; "answered accuracy" is over the items that got an answer.
@@ -73,7 +77,7 @@ SETTINGS = SamplingSettings(max_tokens=1024)
 """Long enough for a 20-sentence ProofWriter theory written out sentence by sentence."""
 COT_SETTINGS = SamplingSettings(temperature=0.0, max_tokens=768)
 
-ORDER = ("cot", *STRATEGIES)
+ORDER = ("cot", *STRATEGIES, "vote-5+evidence", "adaptive+evidence")
 DATASETS = ("FOLIO", "ProofWriter")
 
 _LABELS = {"true": "True", "false": "False", "uncertain": "Uncertain", "unknown": "Uncertain"}

@@ -142,6 +142,25 @@ class FolTarget:
             return None
         return getattr(verdict.answer, "value", str(verdict.answer))
 
+    def evidence(self, verdict: Verdict) -> int:
+        """How strong the evidence of a decided verdict is, for the loop's ``selection="evidence"``.
+
+        1: the provers proved the conclusion or its negation from the premises ('True', 'False').
+        0: neither follows ('Uncertain'), which is also what a translation gets that fails to
+        connect the premises to the conclusion (a predicate named two ways, a premise left out),
+        the commonest error of small models; so a proof among the samples outweighs any number
+        of 'Uncertain' ones. Chosen on the 80 development items (benchmarks/results/logic_loop.md).
+
+        Example:
+            >>> from neurosym.types import EntailmentLabel, Verdict
+            >>> FolTarget().evidence(Verdict("proved", answer=EntailmentLabel.TRUE))
+            1
+            >>> FolTarget().evidence(Verdict("unknown"))
+            0
+
+        """
+        return 1 if self.answer_key(verdict) in ("True", "False") else 0
+
     def repair_request(
         self, problem: Problem, previous: GenerationRequest, output: str, feedback: str
     ) -> GenerationRequest:
