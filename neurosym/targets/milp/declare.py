@@ -4,9 +4,11 @@ Phase 1 writes the declaration lines (``integer loaves, trays``, ``binary use_tr
 bounds) under :func:`declarations_gbnf` (one line at a time under :func:`declaration_line_gbnf`
 where the backend continues partial answers, so that no name is declared on two lines).
 Phase 2 writes the objective and the constraints under a grammar compiled from the declared names
-(:func:`body_gbnf`, :func:`line_gbnf`): an expression ranges only over declared variables, every
-objective and constraint carries a label that is not a variable (nor a keyword of the language),
-so a label can never be used as a variable, and no label is used twice.
+(:func:`body_gbnf`, :func:`line_gbnf`): an expression ranges only over declared variables and is
+linear (a term is numbers times at most one variable or bracket, divided by numbers only), the
+condition of ``if`` and the names counted by ``at most`` are declared binary, every objective and
+constraint carries a label that is not a variable (nor a keyword of the language), so a label
+can never be used as a variable, and no label is used twice.
 
 On a backend that continues a partial answer, phase 2 is written one line at a time, each line
 under a grammar that also leaves out the labels already used; the model ends the model by
@@ -170,6 +172,8 @@ class Declared:
 
     variables: tuple[str, ...]
     sense: str | None = None
+    binaries: tuple[str, ...] = ()
+    """The variables declared ``binary`` (the only ones ``if`` and ``at most`` may use)."""
 
 
 def _read(text: str) -> Declared | None:
@@ -177,46 +181,64 @@ def _read(text: str) -> Declared | None:
     if variables is None:
         return None
     last = text.rstrip().rsplit("\n", 1)[-1].strip()
-    return Declared(variables, last if last in _SENSES else None)
+    return Declared(variables, last if last in _SENSES else None, read_declarations(text, kind="binary") or ())
 
 
-def read_declarations(text: str) -> tuple[str, ...] | None:
-    r"""The declared variable names in order (each once); ``None`` when no line declares one.
+def read_declarations(text: str, *, kind: str | None = None) -> tuple[str, ...] | None:
+    r"""The declared variable names in order (each once), of one ``kind`` if given; ``None`` when no line declares one.
 
     Example:
         >>> read_declarations("maximize x"), read_declarations("integer x, y\ninteger y")
         (None, ('x', 'y'))
+        >>> read_declarations("integer x\nbinary b, c", kind="binary")
+        ('b', 'c')
 
     """
     names: list[str] = []
     for line in text.splitlines():
-        if m := _DECLARATION.match(line):
+        if (m := _DECLARATION.match(line)) and kind in (None, m.group(1)):
             for name in (n.strip() for n in m.group(2).split(",")):
                 if name not in names and name.lower() not in KEYWORDS:
                     names.append(name)
     return tuple(names) or None
 
 
-def _expression_rules(p: str, variables: Sequence[str]) -> list[str]:
-    return [
-        f'{p}constraint ::= {p}relation (" or " {p}relation){{0,3}} | "if " {p}cond " then " {p}relation'
-        f' | ("at most" | "at least" | "exactly") " " [0-9]{{1,3}} " of " {p}var'
-        f' (", " {p}var){{0,{MAX_NAMES_PER_LINE - 1}}}',
-        f'{p}cond ::= "not " {p}var | {p}var (" = " [01])?',
+def _expression_rules(p: str, variables: Sequence[str], binaries: Sequence[str] = ()) -> list[str]:
+    """Constraints over ``variables``, linear by construction; ``if`` and ``at most`` only where there are binaries.
+
+    A term is numbers (joined by ``*``, ``/`` or juxtaposition), then at most one variable or
+    bracketed expression, then ``* number`` or ``/ number``: a product of two variables, or a division
+    by one, cannot be written (the parser would refuse it as not linear).
+    """
+    binary = [b for b in binaries if b in variables]
+    logic = [
+        f' | "if " {p}cond " then " {p}relation'
+        f' | ("at most" | "at least" | "exactly") " " [0-9]{{1,3}} " of " {p}bvar'
+        f' (", " {p}bvar){{0,{MAX_NAMES_PER_LINE - 1}}}'
+    ] if binary else []  # fmt: skip
+    rules = [
+        f'{p}constraint ::= {p}relation (" or " {p}relation){{0,3}}' + "".join(logic),
         f'{p}relation ::= {p}expr " " ("<=" | ">=" | "=") " " {p}expr',
         f'{p}expr ::= "-"? {p}term (" " [+-] " " {p}term){{0,{MAX_TERMS - 1}}}',
-        f'{p}term ::= {p}factor ((" * " | " / " | " ") {p}factor){{0,{MAX_FACTORS - 1}}}',
-        f'{p}factor ::= {p}num "%"? | {p}var | "(" {p}expr ")"',
+        f'{p}term ::= {p}coef (({p}op {p}coef){{0,{MAX_FACTORS - 2}}} " " {p}vfactor)? {p}divisor?'
+        f" | {p}vfactor {p}divisor?",
+        f'{p}op ::= " * " | " / " | " "',
+        f'{p}coef ::= {p}num "%"?',
+        f'{p}vfactor ::= {p}var | "(" {p}expr ")"',
+        f'{p}divisor ::= ((" * " | " / ") {p}coef){{1,2}}',
         _number(p),
         one_of(f"{p}var", variables),
     ]
+    if binary:
+        rules += [f'{p}cond ::= "not " {p}bvar | {p}bvar (" = " [01])?', one_of(f"{p}bvar", binary)]
+    return rules
 
 
 def _labels(p: str, variables: Sequence[str], used: Sequence[str]) -> str:
     return word_except(f"{p}label", (*KEYWORDS, *variables, *used), first="a-z", rest="a-z0-9_", max_rest=31)
 
 
-def body_gbnf(variables: Sequence[str], prefix: str = "mb-") -> str:
+def body_gbnf(variables: Sequence[str], prefix: str = "mb-", *, binaries: Sequence[str] = ()) -> str:
     r"""GBNF for the objective line and the constraint lines over ``variables`` (phase 2 as one request).
 
     Example:
@@ -224,6 +246,8 @@ def body_gbnf(variables: Sequence[str], prefix: str = "mb-") -> str:
         >>> g = Recognizer(read_gbnf(body_gbnf(["x", "y"])))
         >>> g.matches("maximize profit: 3 x + 2 y\ncap: x + y <= 4\n"), g.matches("maximize x: 3 x\n")
         (True, False)
+        >>> g.matches("maximize profit: x * y\n"), g.matches("maximize profit: x\nmix: x / y >= 2\n")
+        (False, False)
 
     """
     p = prefix
@@ -232,7 +256,7 @@ def body_gbnf(variables: Sequence[str], prefix: str = "mb-") -> str:
             [
                 f'root ::= {p}objective (({p}label ": " {p}constraint "\\n"){{0,{MAX_CONSTRAINTS}}})',
                 f'{p}objective ::= ("maximize" | "minimize") " " {p}label ": " {p}expr "\\n"',
-                *_expression_rules(p, variables),
+                *_expression_rules(p, variables, binaries),
                 _labels(p, variables, ()),
             ]
         )
@@ -247,15 +271,20 @@ def line_gbnf(
     objective: bool = False,
     prefix: str = "ml-",
     after_sense: bool = False,
+    binaries: Sequence[str] = (),
 ) -> str:
     r"""GBNF for one line of phase 2: the objective, or a constraint (or nothing, which ends the model).
 
-    Labels are never a variable, a keyword or one of ``used``.
+    Labels are never a variable, a keyword or one of ``used``; ``if`` conditions and ``at most``
+    counts use only ``binaries``.
 
     Example:
         >>> from neurosym.grammars._testing import Recognizer, read_gbnf
         >>> g = Recognizer(read_gbnf(line_gbnf(["x"], objective=True)))
         >>> g.matches("minimize cost: 2 x\n"), g.matches("")
+        (True, False)
+        >>> g = Recognizer(read_gbnf(line_gbnf(["x", "b"], binaries=["b"])))
+        >>> g.matches("on: if b then x >= 5\n"), g.matches("on: if x then b >= 1\n")
         (True, False)
 
     """
@@ -266,7 +295,7 @@ def line_gbnf(
         root = f'root ::= ("maximize" | "minimize") " " {p}label ": " {p}expr "\\n"'
     else:
         root = f'root ::= ({p}label ": " {p}constraint "\\n")?'
-    return "\n".join([root, *_expression_rules(p, variables), _labels(p, variables, used)]) + "\n"
+    return "\n".join([root, *_expression_rules(p, variables, binaries), _labels(p, variables, used)]) + "\n"
 
 
 _LABEL = re.compile(r"^\s*(?:(?:maximize|minimize)\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.*?)\s*$")
@@ -279,7 +308,9 @@ def _body_plan(declared: Declared, constrained: bool) -> Plan:
     bodies: set[str] = set()
     for index in range(MAX_CONSTRAINTS + 1):
         after_sense = index == 0 and declared.sense is not None
-        grammar = line_gbnf(variables, used=used, objective=index == 0, after_sense=after_sense)
+        grammar = line_gbnf(
+            variables, used=used, objective=index == 0, after_sense=after_sense, binaries=declared.binaries
+        )
         constraint = Constraint("grammar", grammar) if constrained else None
         text = yield Span(constraint, max_tokens=LINE_TOKENS, stop=("\n",))
         m = _LABEL.match(f"{declared.sense}{text}" if after_sense else text)
@@ -313,7 +344,9 @@ def declare_decoder(*, constrained: bool = True) -> DeclareThenUse[Declared]:
     """
 
     def use_request(declared: Declared) -> UseRequest:
-        constraint = Constraint("grammar", body_gbnf(declared.variables)) if constrained else None
+        constraint = (
+            Constraint("grammar", body_gbnf(declared.variables, binaries=declared.binaries)) if constrained else None
+        )
         return UseRequest("Now write the objective and the constraints, using only these variables.", constraint)
 
     return DeclareThenUse(
