@@ -46,6 +46,7 @@ __all__ = [
 BUILTIN_BENCHMARKS: dict[str, str] = {
     "logic_loop": "neurosym.bench.suites.logic:LOGIC_LOOP",
     "logic_loop_renamed": "neurosym.bench.suites.logic:LOGIC_LOOP_RENAMED",
+    "logic_report": "neurosym.bench.suites.logic:LOGIC_REPORT",
     "gsm8k_loop": "neurosym.bench.suites.gsm8k:GSM8K_LOOP",
     "nl4opt_loop": "neurosym.bench.suites.nl4opt:NL4OPT_LOOP",
     "choice_loop": "neurosym.bench.suites.choice:CHOICE_LOOP",
@@ -112,6 +113,8 @@ class Benchmark:
         baselines: its baselines by name.
         rel_tol: numeric answers within this relative tolerance of the label count as right.
         extra_report: more Markdown from the rows and the items, if any.
+        pairs: the strategies compared item by item under the table (first, second); ``None``: the
+            default :data:`~neurosym.bench.rows.PAIRS`.
         item_runner: runs every strategy on one item itself, ``(item, backend, target, *,
             verdict_cache) -> rows``, with the checks in this thread (an entry point that keeps its
             own loop code); such a benchmark runs all its strategies, one item at a time.
@@ -131,6 +134,7 @@ class Benchmark:
     baselines: Mapping[str, Baseline] = field(default_factory=dict)
     rel_tol: float = 0.0
     extra_report: Callable[[Sequence[Row], Sequence[Any]], str] | None = None
+    pairs: tuple[tuple[str, str], ...] | None = None
     item_runner: Callable[..., list[Row]] | None = None
 
     def __post_init__(self) -> None:

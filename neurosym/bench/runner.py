@@ -45,6 +45,7 @@ from neurosym.bench.data import data_dir as resolve_data_dir
 from neurosym.bench.registry import Benchmark, get_benchmark, run_item
 from neurosym.bench.report import html_report, plot, render
 from neurosym.bench.rows import (
+    PAIRS,
     Row,
     attempt_report,
     loop_strategy,
@@ -481,7 +482,8 @@ def run_bench(
     overhead_ms, target_ms = loop_times_ms(rows)
     text = render(table, recorded, len(chosen), overhead_ms, target_ms)
     if rows:
-        text += "\n\n" + attempt_report(rows) + "\n\n" + paired_report(rows)
+        pairs = bench.pairs if bench.pairs is not None else PAIRS
+        text += "\n\n" + attempt_report(rows) + "\n\n" + paired_report(rows, pairs)
     if bench.extra_report is not None and rows:
         text += "\n\n" + bench.extra_report(rows, chosen)
     files = {"rows": rows_path, "markdown": out_dir / f"{bench.name}.md"}

@@ -59,8 +59,10 @@ __all__ = [
     "DATASETS",
     "LOGIC_LOOP",
     "LOGIC_LOOP_RENAMED",
+    "LOGIC_REPORT",
     "ORDER",
     "PER_DATASET",
+    "REPORT_ORDER",
     "SETTINGS",
     "Item",
     "cot_answer",
@@ -72,12 +74,22 @@ __all__ = [
 ]
 
 PER_DATASET = 40
+REPORT_FOLIO_POOL = 160
+"""The report set's FOLIO items are drawn from validation items 0-159 (the rest kept for an independent check)."""
+REPORT_PROOFWRITER_POOL = 500
+"""The report set's ProofWriter items are drawn from dev items 0-499."""
 
 SETTINGS = SamplingSettings(max_tokens=1024)
 """Long enough for a 20-sentence ProofWriter theory written out sentence by sentence."""
 COT_SETTINGS = SamplingSettings(temperature=0.0, max_tokens=768)
 
 ORDER = ("cot", *STRATEGIES, "vote-5+evidence", "adaptive+evidence")
+REPORT_ORDER = (
+    "cot", "greedy", "vote-5", "vote-5+repair", "vote-5+resample", "vote-5+hint", "adaptive",
+    "vote-5+evidence", "adaptive+evidence",
+)  # fmt: skip
+"""The report table: chain of thought, greedy, the vote, each failed-sample strategy, adaptive, and selection by
+evidence (the rule chosen on the development items)."""
 DATASETS = ("FOLIO", "ProofWriter")
 
 _LABELS = {"true": "True", "false": "False", "uncertain": "Uncertain", "unknown": "Uncertain"}
@@ -92,8 +104,17 @@ class Item:
     label: str
 
 
-def folio_items(path: Path | None = None, count: int = PER_DATASET) -> list[Item]:
+def _report_draw(total: int, first: int, count: int, development: Sequence[int]) -> list[int]:
+    """``count`` indices drawn with seed 1 from ``0 .. first - 1`` leaving out ``development``, in order."""
+    pool = [i for i in range(min(total, first)) if i not in set(development)]
+    return sorted(random.Random(1).sample(pool, count))
+
+
+def folio_items(path: Path | None = None, count: int = PER_DATASET, *, report: bool = False) -> list[Item]:
     r"""``count`` FOLIO validation items drawn with seed 0, in file order (``path``: the data set's file).
+
+    ``report=True``: the report items instead, drawn with seed 1 from items 0-159 outside the
+    development items (the seed-0 draw of ``count``).
 
     Example:
         >>> import json, tempfile, pathlib
@@ -102,11 +123,15 @@ def folio_items(path: Path | None = None, count: int = PER_DATASET) -> list[Item
         >>> _ = path.write_text("\n".join(json.dumps(r) for r in rows))
         >>> [i.problem.id for i in folio_items(path, count=2)]
         ['folio-3', 'folio-4']
+        >>> [i.problem.id for i in folio_items(path, count=2, report=True)]  # outside the development draw
+        ['folio-0', 'folio-2']
 
     """
     path = path if path is not None else dataset_path("folio-validation")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     chosen = sorted(random.Random(0).sample(range(len(rows)), count))
+    if report:
+        chosen = _report_draw(len(rows), REPORT_FOLIO_POOL, count, chosen)
     items = []
     for index in chosen:
         row = rows[index]
@@ -115,8 +140,11 @@ def folio_items(path: Path | None = None, count: int = PER_DATASET) -> list[Item
     return items
 
 
-def proofwriter_items(path: Path | None = None, count: int = PER_DATASET) -> list[Item]:
+def proofwriter_items(path: Path | None = None, count: int = PER_DATASET, *, report: bool = False) -> list[Item]:
     """``count`` ProofWriter dev items drawn with seed 0, the theory split into sentences.
+
+    ``report=True``: the report items instead, drawn with seed 1 from items 0-499 outside the
+    development items.
 
     Example:
         >>> import json, tempfile, pathlib
@@ -132,6 +160,8 @@ def proofwriter_items(path: Path | None = None, count: int = PER_DATASET) -> lis
     path = path if path is not None else dataset_path("proofwriter-dev")
     rows = json.loads(path.read_text(encoding="utf-8"))
     chosen = sorted(random.Random(0).sample(range(len(rows)), count))
+    if report:
+        chosen = _report_draw(len(rows), REPORT_PROOFWRITER_POOL, count, chosen)
     items = []
     for index in chosen:
         row = rows[index]
@@ -155,12 +185,12 @@ def interleaved(first: Sequence[Item], second: Sequence[Item]) -> Iterator[Item]
         yield b
 
 
-def logic_items(data_dir: Path | None = None) -> list[Item]:
-    """The benchmark's 80 items: FOLIO and ProofWriter interleaved, from the data folder."""
+def logic_items(data_dir: Path | None = None, *, report: bool = False) -> list[Item]:
+    """The 80 items, FOLIO and ProofWriter interleaved, from the data folder (``report``: the report set instead)."""
     return list(
         interleaved(
-            folio_items(dataset_path("folio-validation", data_dir)),
-            proofwriter_items(dataset_path("proofwriter-dev", data_dir)),
+            folio_items(dataset_path("folio-validation", data_dir), report=report),
+            proofwriter_items(dataset_path("proofwriter-dev", data_dir), report=report),
         )
     )
 
@@ -234,3 +264,23 @@ LOGIC_LOOP_RENAMED = Benchmark(
     baselines={"cot": COT},
 )
 """The same samples with signature clashes renamed apart (one cassette serves both)."""
+
+LOGIC_REPORT = Benchmark(
+    name="logic_report",
+    description="The report set of the logic loop: 80 new FOLIO and ProofWriter items (seed 1, outside the "
+    "development items), each strategy against chain of thought.",
+    data=LOGIC_LOOP.data,
+    items=lambda data_dir: logic_items(data_dir, report=True),
+    target=lambda: FolTarget(constrained=True),
+    settings=SETTINGS,
+    strategies=REPORT_ORDER,
+    datasets=DATASETS,
+    title=_TITLE + ", report set",
+    cassette="logic_report.jsonl",
+    baselines={"cot": COT},
+    pairs=tuple((s, "cot") for s in REPORT_ORDER if s != "cot"),
+)
+"""The report set: 40 FOLIO validation items drawn with seed 1 from items 0-159 and 40 ProofWriter dev items drawn
+with seed 1 from items 0-499, none of them a development item (:data:`LOGIC_LOOP`'s). Prompts, grammar,
+temperature and the selection rule are those chosen on the development items; recorded once, with that design
+frozen (benchmarks/results/report_recording_plan.md)."""

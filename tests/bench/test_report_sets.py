@@ -1,0 +1,32 @@
+"""The report sets: new items, drawn once with seed 1, never a development item."""
+
+from __future__ import annotations
+
+import json
+
+from neurosym.bench.data import dataset_path
+from neurosym.bench.registry import get_benchmark
+from neurosym.bench.suites.logic import REPORT_ORDER, logic_items
+
+
+def test_the_logic_report_set_is_80_new_items_from_the_named_pools(shared_data):
+    development = logic_items(shared_data)
+    report = logic_items(shared_data, report=True)
+    assert len(report) == 80 and len({i.problem.id for i in report}) == 80
+    assert not {i.problem.id for i in report} & {i.problem.id for i in development}
+    assert [i.dataset for i in report[:2]] == ["FOLIO", "ProofWriter"]
+    folio = [int(i.problem.id.removeprefix("folio-")) for i in report if i.dataset == "FOLIO"]
+    assert len(folio) == 40 and max(folio) < 160 and folio == sorted(folio)
+    rows = json.loads(dataset_path("proofwriter-dev", shared_data).read_text(encoding="utf-8"))
+    position = {row["id"]: n for n, row in enumerate(rows)}
+    proofwriter = [position[i.problem.id] for i in report if i.dataset == "ProofWriter"]
+    assert len(proofwriter) == 40 and max(proofwriter) < 500
+    assert [i.problem.id for i in logic_items(shared_data, report=True)] == [i.problem.id for i in report]
+
+
+def test_the_logic_report_compares_every_strategy_with_chain_of_thought():
+    bench = get_benchmark("logic_report")
+    assert bench.strategies == REPORT_ORDER and bench.cassette == "logic_report.jsonl"
+    assert {first for first, _ in bench.pairs} == set(REPORT_ORDER) - {"cot"}
+    assert {second for _, second in bench.pairs} == {"cot"}
+    assert {"vote-5+resample", "vote-5+hint", "vote-5+evidence"} <= set(bench.strategies)
