@@ -102,6 +102,20 @@ def test_a_pass_1_recording_is_the_start_of_the_pass_4_one(results, tmp_path, mo
     assert (resumed.hits, resumed.misses) == (2, 6)  # sample 0 and its repair came from the cassette
 
 
+def test_a_theorem_recorded_only_at_pass_1_counts_for_pass_1_and_not_for_pass_4(results, tmp_path, monkeypatch):
+    cassette = tmp_path / "whole.jsonl"
+    monkeypatch.setattr(minif2f_whole, "CASSETTE", cassette)
+    first = data.unclosed_sample()[0]
+    model = wrong_proof_model(first.statement)
+    assert minif2f_whole.main(["--limit", "1", "--samples", "1"], backend=RecordingBackend(model, cassette)) == 0
+    assert minif2f_whole.main(["--limit", "1"]) == 0  # replay with 4 samples: only sample 0 is recorded
+    written = json.loads((tmp_path / "minif2f_whole.json").read_text(encoding="utf-8"))
+    [row] = written["rows"]
+    assert row["partial"] and len(row["attempts"]) == 2 and written["not_recorded"] == []
+    assert written["summary"]["theorems"] == 1 and written["summary"]["theorems_pass@4"] == 0
+    assert "| 1 | 0 of 1 | 0 of 0 |" in (tmp_path / "minif2f_whole.md").read_text(encoding="utf-8")
+
+
 def test_the_whole_proof_runner_counts_a_repaired_proof_at_pass_1(results, tmp_path, monkeypatch):
     easy = data.Theorem("t_easy", "test", "test/t_easy.v", "Require Import Lia.", "Theorem t_easy : forall n : nat, "
                         "n + 0 = n.", "Adding zero changes nothing.")  # fmt: skip
