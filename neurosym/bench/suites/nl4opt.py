@@ -83,15 +83,22 @@ def _golds(path: Path) -> dict[str, dict[str, Any]]:
     return _read_golds(path)
 
 
-def nl4opt_items(count: int = ITEMS, data_dir: Path | None = None) -> list[Item]:
-    """``count`` consensus-subset test problems drawn with seed 0, in file order, from the data folder."""
+def nl4opt_items(count: int = ITEMS, data_dir: Path | None = None, *, report: bool = False) -> list[Item]:
+    """``count`` consensus-subset test problems drawn with seed 0, in file order, from the data folder.
+
+    ``report=True``: the report items instead: ``count`` drawn with seed 1 from the consensus problems
+    outside the development draw (the seed-0 draw of :data:`ITEMS`); the rest stay for an independent check.
+    """
     golds = _golds(dataset_path("nl4opt-crosscheck", data_dir))
     pool = [
         item
         for item in load_nl4opt_test(dataset_path("nl4opt-test", data_dir))
         if consensus(golds.get(item.id, {})) is not None
     ]
-    chosen = sorted(random.Random(0).sample(range(len(pool)), count))
+    chosen = sorted(random.Random(0).sample(range(len(pool)), ITEMS if report else count))
+    if report:
+        rest = [i for i in range(len(pool)) if i not in set(chosen)]
+        chosen = sorted(random.Random(1).sample(rest, count))
     out = []
     for i in chosen:
         item = pool[i]
