@@ -51,6 +51,7 @@ BUILTIN_BENCHMARKS: dict[str, str] = {
     "nl4opt_loop": "neurosym.bench.suites.nl4opt:NL4OPT_LOOP",
     "choice_loop": "neurosym.bench.suites.choice:CHOICE_LOOP",
     "opt_loop": "neurosym.bench.suites.opt:OPT_LOOP",
+    "nl4opt_report": "neurosym.bench.suites.opt:NL4OPT_REPORT",
 }
 """The benchmarks that ship with neurosym: name -> ``module:attribute`` of its :class:`Benchmark`."""
 

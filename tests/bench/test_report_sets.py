@@ -30,3 +30,16 @@ def test_the_logic_report_compares_every_strategy_with_chain_of_thought():
     assert {first for first, _ in bench.pairs} == set(REPORT_ORDER) - {"cot"}
     assert {second for _, second in bench.pairs} == {"cot"}
     assert {"vote-5+resample", "vote-5+hint", "vote-5+evidence"} <= set(bench.strategies)
+
+
+def test_the_nl4opt_report_set_is_40_new_consensus_problems(shared_data):
+    from neurosym.bench.suites.nl4opt import nl4opt_items
+
+    development = {i.problem.id for i in nl4opt_items(data_dir=shared_data)}
+    report = nl4opt_items(data_dir=shared_data, report=True)
+    assert len(report) == 40 and len({i.problem.id for i in report}) == 40
+    assert not development & {i.problem.id for i in report}
+    assert all(len(i.golds) >= 1 and i.label for i in report)
+    bench = get_benchmark("nl4opt_report")
+    assert bench.strategies[0] == "cot" and {"vote-5+resample", "vote-5+hint"} <= set(bench.strategies)
+    assert [i.problem.id for i in bench.items(shared_data)] == [i.problem.id for i in report]
