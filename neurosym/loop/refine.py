@@ -24,8 +24,8 @@ Which votes count (``selection``): ``"majority"`` counts every decided sample al
 the target's ``evidence(verdict)`` ranks it (FOL: a proof of the conclusion or of its negation
 ranks above "neither follows", which is what a translation that fails to connect its premises to
 its conclusion gets), then takes the majority among those. A target without ``evidence`` ranks
-all verdicts alike, so both selections agree there; adaptive stopping under ``"evidence"`` waits
-for votes of rank 1 or more. Running out of a :class:`Budget` is an outcome in the result.
+all verdicts alike, so both selections agree there; with one, adaptive stopping under
+``"evidence"`` waits for votes of rank 1 or more. Running out of a :class:`Budget` is an outcome in the result.
 
 Example:
     >>> from neurosym.targets.fol import FolTarget
@@ -345,8 +345,13 @@ class _Run:
         return self.ranked_votes[max(self.ranked_votes)]
 
     def settled_rank(self) -> bool:
-        """Whether the counted votes may end adaptive sampling: always by majority, from rank 1 by evidence."""
-        return self.strategy.selection == "majority" or max(self.ranked_votes, default=0) >= 1
+        """Whether the counted votes may end adaptive sampling: by majority always, by evidence from rank 1 on.
+
+        A target without ``evidence`` ranks every verdict alike, so its votes may end sampling as by majority.
+        """
+        if self.strategy.selection == "majority" or not callable(getattr(self.target, "evidence", None)):
+            return True
+        return max(self.ranked_votes, default=0) >= 1
 
 
 def _shares(result: GenerationResult) -> list[tuple[int, int, float]]:

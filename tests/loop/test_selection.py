@@ -80,3 +80,11 @@ def test_the_cli_option_chooses_the_selection(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("Answer: Uncertain")
     assert main([*argv, "--selection", "evidence"]) == 0
     assert capsys.readouterr().out.startswith("Answer: True")
+
+
+def test_adaptive_by_evidence_stops_as_by_majority_for_a_target_without_evidence():
+    problem = Problem("Maximize x with x at most 3.")
+    three = "integer x\nmaximize x\nc: x <= 3\n"
+    strategy = Strategy(samples=4, round_size=2, confidence=0.8, selection="evidence")
+    result = refine(problem, MilpTarget(), ScriptedBackend([three] * 4), strategy=strategy)
+    assert result.answer == 3 and len(result.attempts) == 2 and result.stop_reason == "agreement"
