@@ -305,8 +305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     backend = StoredBackend(live, MemoryStore())  # the failed-sample strategies share each greedy sample
     items = _items(args.target, args.skip + args.items)[args.skip :]
     samples, tries = [], []
-    for item in items:
-        for mode in modes:
+    # One decoder over all items, then the next: each keeps its own prompt prefix in llama.cpp's KV
+    # cache from one item to the next, as in a real run (alternating decoders would re-read it).
+    for mode in modes:
+        for item in items:
             row = one_sample(live, args.target, mode, item, counter)
             samples.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "output"}), flush=True)
