@@ -483,7 +483,10 @@ def run_bench(
     text = render(table, recorded, len(chosen), overhead_ms, target_ms)
     if rows:
         pairs = bench.pairs if bench.pairs is not None else PAIRS
-        text += "\n\n" + attempt_report(rows) + "\n\n" + paired_report(rows, pairs)
+        paired = paired_report(rows, pairs)
+        sections = [attempt_report(rows)] if any(r.strategy == "vote-5+repair" for r in rows) else []
+        sections += [paired] if "\n" in paired else []  # a heading over no pair says nothing
+        text += "".join("\n\n" + section for section in sections)
     if bench.extra_report is not None and rows:
         text += "\n\n" + bench.extra_report(rows, chosen)
     files = {"rows": rows_path, "markdown": out_dir / f"{bench.name}.md"}
