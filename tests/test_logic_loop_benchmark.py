@@ -47,7 +47,10 @@ def test_every_strategy_runs_on_one_item_with_a_scripted_model():
         )
 
     rows = logic_loop.run_item(item, ScriptedBackend(model), FolTarget(constrained=False))
-    assert [r.strategy for r in rows] == ["cot", "vote-5+repair", "greedy", "vote-5", "adaptive", "adaptive+repair"]
+    assert [r.strategy for r in rows] == [
+        "cot", "vote-5+repair", "greedy", "vote-5", "adaptive", "adaptive+repair",
+        "vote-5+evidence", "adaptive+evidence",
+    ]  # fmt: skip
     assert all(r.correct for r in rows)
     by_name = {r.strategy: r for r in rows}
     assert by_name["vote-5"].samples == 5 and by_name["greedy"].samples == 1

@@ -77,4 +77,4 @@ def test_paired_report_counts_disagreements_and_skips_missing_strategies():
     rows = [row("a", "vote-5", "1"), row("a", "greedy", "2"), row("b", "vote-5", None), row("b", "greedy", "1")]
     rows += [row("c", "vote-5", "1"), row("c", "greedy", "1")]
     report = paired_report(rows, [("vote-5", "greedy"), ("adaptive", "cot")])
-    assert report.splitlines()[1:] == ["- vote-5 against greedy: 1 / 1"]
+    assert report.splitlines()[1:] == ["- vote-5 against greedy: 1 / 1 (p = 1)"]

@@ -8,8 +8,9 @@ of its own. :mod:`neurosym.bench.runner` does the rest. The built-in benchmarks 
 only when asked for; another package adds one with :func:`register_benchmark`.
 
 Example:
-    >>> benchmark_names()
-    ['choice_loop', 'gsm8k_loop', 'logic_loop', 'logic_loop_renamed', 'nl4opt_loop', 'opt_loop']
+    >>> benchmark_names()  # doctest: +NORMALIZE_WHITESPACE
+    ['choice_loop', 'gsm8k_loop', 'logic_loop', 'logic_loop_renamed', 'logic_report', 'nl4opt_loop',
+     'nl4opt_report', 'opt_loop']
     >>> get_benchmark("gsm8k_loop").strategies[:2]
     ('cot', 'greedy')
 
@@ -248,7 +249,7 @@ def get_benchmark(name: str) -> Benchmark:
         Traceback (most recent call last):
         ...
         neurosym.errors.InputError: no benchmark 'logic'; did you mean 'logic_loop'? Known: choice_loop, \
-gsm8k_loop, logic_loop, logic_loop_renamed, nl4opt_loop, opt_loop (neurosym bench --list)
+gsm8k_loop, logic_loop, logic_loop_renamed, logic_report, nl4opt_loop, nl4opt_report, opt_loop (neurosym bench --list)
 
     """
     with _LOCK:

@@ -393,7 +393,7 @@ def mcnemar_p(only_first: int, only_second: int) -> float:
     """
     n = only_first + only_second
     tail = sum(math.comb(n, k) for k in range(min(only_first, only_second) + 1)) / 2**n
-    return min(1.0, 2 * tail)
+    return float(min(1.0, 2 * tail))
 
 
 def paired_report(rows: Sequence[Row], pairs: Sequence[tuple[str, str]] = PAIRS) -> str:

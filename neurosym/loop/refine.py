@@ -278,14 +278,14 @@ class _Run:
         try:
             formalization = self.target.parse(self.problem, output)
         except ParseError as err:
-            formalization = self.salvage(output) if cut else None
-            if formalization is None:
+            salvaged_part = self.salvage(output) if cut else None
+            if salvaged_part is None:
                 return Attempt(
                     sample, round_, repair, output, parse_error=err.message,
                     prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_s=latency,
                     parse_s=time.perf_counter() - started,
                 )  # fmt: skip
-            salvaged = True
+            formalization, salvaged = salvaged_part, True
         parse_s = time.perf_counter() - started
         started = time.perf_counter()
         verdict = self.checker(self.target, formalization, self.strategy.timeout_s)
