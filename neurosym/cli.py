@@ -367,10 +367,10 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         config = ServeConfig(backend, port=sock.getsockname()[1], timeout_s=args.timeout, max_tokens=args.max_tokens,
                              constrained=False if args.no_constraint else None, targets=targets,
                              backend_label=spec)  # fmt: skip
-        serve(config, sock, out=out)
+        interrupted = serve(config, sock, out=out)
     finally:
         sock.close()
-    return 0
+    return EXIT_INTERRUPTED if interrupted else 0
 
 
 def _solve_with(args: argparse.Namespace, text: str, backend: Any, strategy: Any, budget: Any, cache: Any,

@@ -83,8 +83,11 @@ def bind(port: int) -> socket.socket:
     return sock
 
 
-def serve(config: ServeConfig, sock: socket.socket, *, out: TextIO) -> None:
+def serve(config: ServeConfig, sock: socket.socket, *, out: TextIO) -> bool:
     r"""Serve the page on ``sock`` until interrupted; print its address (with the token) to ``out`` first.
+
+    Returns whether a signal (Ctrl-C, SIGTERM) stopped it, where the server returns rather than
+    re-raising the signal (so that the command's exit status says so either way).
 
     ``config.port`` must be the socket's port (see :func:`bind`).
 
@@ -119,3 +122,4 @@ def serve(config: ServeConfig, sock: socket.socket, *, out: TextIO) -> None:
         timeout_graceful_shutdown=2,
     )  # fmt: skip
     Server(settings).run(sockets=[sock])
+    return stopping.is_set()
