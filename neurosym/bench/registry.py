@@ -9,8 +9,8 @@ only when asked for; another package adds one with :func:`register_benchmark`.
 
 Example:
     >>> benchmark_names()  # doctest: +NORMALIZE_WHITESPACE
-    ['choice_loop', 'gsm8k_loop', 'logic_loop', 'logic_loop_renamed', 'logic_report', 'nl4opt_loop',
-     'nl4opt_report', 'opt_loop']
+    ['choice_loop', 'gsm8k_loop', 'logic_loop', 'logic_loop_declare', 'logic_loop_renamed', 'logic_report',
+     'nl4opt_loop', 'nl4opt_report', 'opt_loop']
     >>> get_benchmark("gsm8k_loop").strategies[:2]
     ('cot', 'greedy')
 
@@ -47,6 +47,7 @@ __all__ = [
 BUILTIN_BENCHMARKS: dict[str, str] = {
     "logic_loop": "neurosym.bench.suites.logic:LOGIC_LOOP",
     "logic_loop_renamed": "neurosym.bench.suites.logic:LOGIC_LOOP_RENAMED",
+    "logic_loop_declare": "neurosym.bench.suites.logic:LOGIC_LOOP_DECLARE",
     "logic_report": "neurosym.bench.suites.logic:LOGIC_REPORT",
     "gsm8k_loop": "neurosym.bench.suites.gsm8k:GSM8K_LOOP",
     "nl4opt_loop": "neurosym.bench.suites.nl4opt:NL4OPT_LOOP",
@@ -249,7 +250,7 @@ def get_benchmark(name: str) -> Benchmark:
         Traceback (most recent call last):
         ...
         neurosym.errors.InputError: no benchmark 'logic'; did you mean 'logic_loop'? Known: choice_loop, \
-gsm8k_loop, logic_loop, logic_loop_renamed, logic_report, nl4opt_loop, nl4opt_report, opt_loop (neurosym bench --list)
+gsm8k_loop, logic_loop, logic_loop_declare, logic_loop_renamed, logic_report, nl4opt_loop, nl4opt_report, opt_loop (neurosym bench --list)
 
     """
     with _LOCK:

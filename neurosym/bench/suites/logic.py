@@ -31,6 +31,11 @@ Abstentions (no answer reaches half of the decided votes, or a tie) count as wro
 ``neurosym solve --repair``). The prompt does not depend on the option, so one cassette serves
 both; a repair whose prompt quotes a verdict that renaming changed is a miss, and its item is left out.
 
+``logic_loop_declare`` runs the same development items with declare-then-use decoding
+(``FolTarget(decoding="declare")``: the signature first, then the formulas under a grammar compiled
+from it, so a clash cannot be written). Its samples go to the same cassette (their requests differ
+from the whole layout's, and chain of thought is shared); it is how the FOL decoder is chosen.
+
 Example:
     >>> cot_answer("Rex is a dog, so... Answer: **True**")
     'True'
@@ -58,6 +63,7 @@ __all__ = [
     "COT_SYSTEM",
     "DATASETS",
     "LOGIC_LOOP",
+    "LOGIC_LOOP_DECLARE",
     "LOGIC_LOOP_RENAMED",
     "LOGIC_REPORT",
     "ORDER",
@@ -264,6 +270,25 @@ LOGIC_LOOP_RENAMED = Benchmark(
     baselines={"cot": COT},
 )
 """The same samples with signature clashes renamed apart (one cassette serves both)."""
+
+DECLARE_ORDER = ("cot", "greedy", "vote-5", "vote-5+evidence", "adaptive", "adaptive+evidence")
+"""The declare-then-use table: the strategies that decide between the decoders (no failed-sample rows)."""
+
+LOGIC_LOOP_DECLARE = Benchmark(
+    name="logic_loop_declare",
+    description=_DESCRIPTION.removesuffix(".") + ", declare-then-use decoding.",
+    data=LOGIC_LOOP.data,
+    items=logic_items,
+    target=lambda: FolTarget(constrained=True, decoding="declare"),
+    settings=SETTINGS,
+    strategies=DECLARE_ORDER,
+    datasets=DATASETS,
+    title=_TITLE + ", signature declared first",
+    cassette="logic_loop.jsonl",
+    baselines={"cot": COT},
+    pairs=(("greedy", "cot"), ("vote-5+evidence", "cot"), ("adaptive+evidence", "cot")),
+)
+"""The development items with declare-then-use decoding (one cassette with :data:`LOGIC_LOOP`)."""
 
 LOGIC_REPORT = Benchmark(
     name="logic_report",
