@@ -19,11 +19,11 @@ Two decoders for the FOL target (:class:`~neurosym.targets.fol.target.FolTarget`
 
   and then the formulas, each under a grammar compiled from that signature
   (:func:`signature_formula_gbnf`): a predicate only with its declared arity, a constant only as
-  an argument, variables ``u``-``z`` (optionally with a digit) only as variables. A name used
-  with two roles or arities, the top failure of small translators, cannot be written. Predicates
-  start with a capital and constants with a small letter, so the two never share a name. (A
-  variable written outside its quantifier's scope still reads as a new constant: binding is
-  beyond a context-free grammar.)
+  an argument, a variable only inside its quantifier's scope (bound in the order ``x``, ``y``,
+  ``z``, ``w``). A name used with two roles or arities, the top failure of small translators,
+  cannot be written, and neither can a free variable standing for an undeclared constant.
+  Predicates start with a capital and constants with a small letter, so the two never share a
+  name.
 
 On backends that cannot continue a partial answer the interleaved decoder sends today's single
 request, and the declaring one two requests (the signature, then the premises and formulas).
@@ -177,43 +177,63 @@ def signature_gbnf(prefix: str = "sig-") -> str:
     return "\n".join(lines) + "\n"
 
 
-_REPLACED = re.compile(r"^(atom|terms|term|terms-star-\d+|name|var|word(-[A-Za-z0-9-]*)?) ::= ")
+SCOPED_VARIABLES = ("x", "y", "z", "w")
+"""The variables of declared formulas, bound in this order: the first quantifier on a path binds ``x``."""
 
 
 def signature_formula_gbnf(signature: FolSignature, prefix: str = "sfol-") -> str:
-    """GBNF rules for one formula over ``signature`` (entry ``{prefix}formula``, no ``root`` rule).
+    """GBNF rules for one closed formula over ``signature`` (entry ``{prefix}formula``, no ``root`` rule).
 
-    The connectives and quantifiers are those of :func:`neurosym.fol.gbnf.formula_gbnf`; an atom
-    is a declared predicate with exactly its arity, or an equation of two terms; a term is a
-    declared constant or a variable (``u``-``z`` with an optional digit). Functions and
-    propositions (predicates without arguments) are not in it.
+    The connectives are those of :func:`neurosym.fol.gbnf.formula_gbnf`; an atom is a declared
+    predicate with exactly its arity, or an equation of two terms; a term is a declared constant
+    or a bound variable. Variables are bound in the order of :data:`SCOPED_VARIABLES` (the
+    outermost quantifier on a path binds ``x``, the next ``y``, ...; ``∀x, y`` binds two), and
+    each nesting depth has rules of its own, so a variable outside its quantifier's scope (the
+    free ``x`` of ``Blue(x)`` for "the bear is blue") is not in the grammar: with the binding
+    depth bounded, scope is context-free. Functions and propositions (predicates without
+    arguments) are not in it.
 
     Example:
         >>> rules = signature_formula_gbnf(FolSignature((("Dog", 1, "x is a dog"),), ("rex",)), "s-")
-        >>> [line for line in rules.splitlines() if line.startswith("s-pred ::=")]
-        ['s-pred ::= "Dog(" s-ws s-term s-ws ")"']
+        >>> [line for line in rules.splitlines() if line.startswith("s-term1 ::=")]
+        ['s-term1 ::= s-const | "x"']
 
     """
     p = prefix
-    kept = [
-        line for line in formula_gbnf(p).splitlines() if not (line.startswith(p) and _REPLACED.match(line[len(p) :]))
-    ]
-    alternatives = []
-    for name, arity, _gloss in signature.predicates:
-        args = f' {p}ws "," {p}ws '.join([f"{p}term"] * arity)
-        alternatives.append(f'{gbnf_literal(name + "(")} {p}ws {args} {p}ws ")"')
-    if not alternatives:
+    if not signature.predicates:
         raise ConfigurationError("a signature needs at least one predicate")
-    term = f"{p}const | {p}var" if signature.constants else f"{p}var"
-    rules = [
-        *kept,
-        f'{p}atom ::= {p}pred | {p}term {p}ws ("=" | "≠") {p}ws {p}term',
-        f"{p}pred ::= " + " | ".join(alternatives),
-        f"{p}term ::= {term}",
-        f"{p}var ::= [u-z] [0-9]?",
-    ]
+    depth = len(SCOPED_VARIABLES)
+    rules = [f"{p}formula ::= {p}f0", f'{p}ws ::= " "?']
     if signature.constants:
         rules.append(f"{p}const ::= " + " | ".join(gbnf_literal(c) for c in signature.constants))
+    for k in range(depth + 1):
+        terms = ([f"{p}const"] if signature.constants else []) + [gbnf_literal(v) for v in SCOPED_VARIABLES[:k]]
+        unary = [f'"¬" {p}ws {p}un{k}', f'"(" {p}ws {p}f{k} {p}ws ")"', f'"[" {p}ws {p}f{k} {p}ws "]"']
+        if k < depth:
+            unary.append(f"{p}quant{k}")
+            binds = [
+                f' "," {p}ws '.join(gbnf_literal(v) for v in SCOPED_VARIABLES[k:j]) + f" {p}body{j}"
+                for j in range(k + 1, depth + 1)
+            ]
+            rules.append(f'{p}quant{k} ::= ("∀" | "∃") ' + "(" + " | ".join(binds) + ")")
+        if k > 0:
+            rules.append(f'{p}body{k} ::= " " {p}f{k} | {p}ws "." {p}ws {p}f{k} | "(" {p}ws {p}f{k} {p}ws ")"')
+        if terms:
+            rules.append(f"{p}term{k} ::= " + " | ".join(terms))
+            preds = []
+            for name, arity, _gloss in signature.predicates:
+                args = f' {p}ws "," {p}ws '.join([f"{p}term{k}"] * arity)
+                preds.append(f'{gbnf_literal(name + "(")} {p}ws {args} {p}ws ")"')
+            rules.append(f'{p}atom{k} ::= ' + " | ".join(preds) + f' | {p}term{k} {p}ws ("=" | "≠") {p}ws {p}term{k}')
+            unary.append(f"{p}atom{k}")
+        rules += [
+            f'{p}f{k} ::= {p}imp{k} ({p}ws "↔" {p}ws {p}f{k})?',
+            f'{p}imp{k} ::= {p}xor{k} ({p}ws "→" {p}ws {p}imp{k})?',
+            f'{p}xor{k} ::= {p}or{k} ({p}ws "⊕" {p}ws {p}or{k})*',
+            f'{p}or{k} ::= {p}and{k} ({p}ws "∨" {p}ws {p}and{k})*',
+            f'{p}and{k} ::= {p}un{k} ({p}ws "∧" {p}ws {p}un{k})*',
+            f"{p}un{k} ::= " + " | ".join(unary),
+        ]
     return "\n".join(rules)
 
 

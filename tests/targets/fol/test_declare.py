@@ -77,6 +77,27 @@ def test_an_undeclared_name_a_wrong_arity_or_a_swapped_role_is_not_in_the_gramma
     assert llama_grammar.accepts(grammar, list(texts)) == list(texts.values())
 
 
+def test_a_variable_is_only_in_the_grammar_inside_its_quantifiers_scope(llama_grammar):
+    grammar = formula_grammar(SIGNATURE)
+    texts = {
+        "∀x ∃y Owns(x, y)": True,
+        "∀x, y (Owns(x, y) → Dog(y))": True,
+        "∃x Dog(x) ∧ Owns(x, rex)": True,  # the scope runs to the end, as the parser reads it
+        "Dog(x)": False,  # a free variable standing for an undeclared constant ("the bear is blue")
+        "(∀x Dog(x)) → Dog(x)": False,  # x used after its scope closed
+        "∀x(Dog(x)) → Dog(x)": False,
+        "∀y Dog(y)": False,  # the outermost quantifier binds x
+        "∀x ∀x Dog(x)": False,
+    }
+    assert llama_grammar.accepts(grammar, list(texts)) == list(texts.values())
+
+
+def test_without_constants_only_quantified_formulas_are_in_the_grammar(llama_grammar):
+    grammar = formula_grammar(FolSignature((("Blue", 1, "x is blue"),), ()))
+    assert llama_grammar.compiles(grammar)
+    assert llama_grammar.accepts(grammar, ["Blue(x)", "∀x Blue(x)", "¬∃x ¬Blue(x)"]) == [False, True, True]
+
+
 def test_sampled_formulas_parse_and_use_only_the_declared_signature():
     recognizer_grammar = read_gbnf(formula_grammar(SIGNATURE))
     declared_predicates = {(name, arity) for name, arity, _ in SIGNATURE.predicates}
