@@ -4,7 +4,10 @@ Each node is a proof so far (the tactics after ``Proof.``) and the goals Coq sho
 search takes the most promising node (fewest goals, then the shortest proof, then the least goal
 text), asks the model for ``candidates`` next tactics (:func:`~neurosym.targets.proof.translator.build_tactic_request`),
 runs each on the kernel from that node's state (the kernel reuses the shared beginning, so a step
-costs one sentence), keeps those Coq accepts as new nodes (a state already seen is dropped), and
+costs one sentence), keeps those Coq accepts as new nodes (a state already seen is dropped), puts
+the expanded node back with fresh samples to come (at a new seed, ranked as if it had one goal more
+per expansion so far, up to ``resamples`` times: a small model's four candidates often all fail or
+repeat, and a search that dropped the node would end long before its budget), and
 stops when a tactic leaves no goal and the whole proof, closed by ``Qed.``, is verified by
 :class:`~neurosym.provers.coq.CoqProver` like any other script. The search is budgeted in kernel
 calls, completion tokens and expansions (model calls); running out of any is an outcome.
@@ -52,6 +55,8 @@ class SearchBudget:
         candidates: tactics asked for per expansion (samples of one call).
         max_depth: the longest proof tried, in tactics.
         tactic_tokens: the most tokens of one proposed tactic.
+        resamples: how many more times one node is expanded (fresh candidates at a new seed) after
+            its first expansion.
 
     Example:
         >>> SearchBudget(kernel_calls=0)
@@ -67,11 +72,14 @@ class SearchBudget:
     candidates: int = 4
     max_depth: int = 30
     tactic_tokens: int = 96
+    resamples: int = 8
 
     def __post_init__(self) -> None:
         for name in ("kernel_calls", "expansions", "candidates", "max_depth", "tactic_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.resamples < 0:
+            raise ConfigurationError(f"resamples must be non-negative, got {self.resamples}")
         if self.completion_tokens is not None and self.completion_tokens < 1:
             raise ConfigurationError(f"completion_tokens must be at least 1, got {self.completion_tokens}")
 
@@ -182,8 +190,9 @@ def tactic_search(
     if first.status != "ok" or not first.goals:
         return finish("invalid-statement", error=first.message or "the statement opens no goal")
     tie = itertools.count()
-    frontier: list[tuple[tuple[int, int, int], int, tuple[str, ...], tuple[Goal, ...]]] = []
-    heapq.heappush(frontier, ((len(first.goals), 0, len(_goals_text(first.goals))), next(tie), (), first.goals))
+    # (rank, tie, proof so far, its goals, times expanded); the rank is (goals + times expanded, depth, goal text)
+    frontier: list[tuple[tuple[int, int, int], int, tuple[str, ...], tuple[Goal, ...], int]] = []
+    heapq.heappush(frontier, ((len(first.goals), 0, len(_goals_text(first.goals))), next(tie), (), first.goals, 0))
     seen = {_goals_text(first.goals)}
     nodes = 1
     base = merge(SamplingSettings(seed=0), settings)
@@ -194,9 +203,12 @@ def tactic_search(
             return finish("budget:tokens", nodes=nodes)
         if counts["kernel"] >= budget.kernel_calls:
             return finish("budget:kernel", nodes=nodes)
-        _, _, tactics, goals = heapq.heappop(frontier)
+        rank, _, tactics, goals, expanded = heapq.heappop(frontier)
         if len(tactics) >= budget.max_depth:
             continue
+        if expanded < budget.resamples:  # back in line for fresh candidates, behind its first try
+            again = (rank[0] + 1, *rank[1:])
+            heapq.heappush(frontier, (again, next(tie), tactics, goals, expanded + 1))
         request = build_tactic_request(statement, header, list(tactics), _goals_text(goals))
         step_settings = merge(base, SamplingSettings(n=budget.candidates, temperature=temperature,
                                                      seed=(base.seed or 0) + counts["expansions"],
@@ -257,5 +269,5 @@ def tactic_search(
                 continue
             seen.add(key)
             nodes += 1
-            heapq.heappush(frontier, ((len(attempt.goals), len(path), len(key)), next(tie), path, attempt.goals))
+            heapq.heappush(frontier, ((len(attempt.goals), len(path), len(key)), next(tie), path, attempt.goals, 0))
     return finish("exhausted", nodes=nodes)

@@ -60,9 +60,18 @@ def test_rejected_and_refused_tactics_are_dropped_and_the_budget_ends_the_search
 
 def test_a_state_seen_before_is_not_expanded_again():
     result = tactic_search(proof_problem("t", STATEMENT), tactics("idtac.", "intros."),
-                           budget=SearchBudget(candidates=2, expansions=10))  # fmt: skip
+                           budget=SearchBudget(candidates=2, expansions=10, resamples=0))  # fmt: skip
     assert not result.proved and result.stop_reason == "exhausted"
     assert result.nodes <= 3  # the root, after intros, nothing new after that
+
+
+def test_a_node_whose_candidates_all_failed_is_expanded_again_with_fresh_samples():
+    model = ScriptedBackend(["```coq\napply foo.\n```", "```coq\nintros a b H.\n```", "```coq\nlia.\n```"])
+    once = tactic_search(proof_problem("t", STATEMENT), model, budget=SearchBudget(candidates=1, resamples=0))
+    assert once.stop_reason == "exhausted" and once.expansions == 1
+    model = ScriptedBackend(["```coq\napply foo.\n```", "```coq\nintros a b H.\n```", "```coq\nlia.\n```"])
+    again = tactic_search(proof_problem("t", STATEMENT), model, budget=SearchBudget(candidates=1))
+    assert again.proved and again.tactics == ("intros a b H.", "lia.") and again.expansions == 3
 
 
 def test_the_token_budget_stops_the_search():
