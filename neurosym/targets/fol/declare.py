@@ -19,9 +19,10 @@ Two decoders for the FOL target (:class:`~neurosym.targets.fol.target.FolTarget`
 
   and then the formulas, each under a grammar compiled from that signature
   (:func:`signature_formula_gbnf`): a predicate only with its declared arity, a constant only as
-  an argument, a variable only inside its quantifier's scope (bound in the order ``x``, ``y``,
-  ``z``, ``w``). A name used with two roles or arities, the top failure of small translators,
-  cannot be written, and neither can a free variable standing for an undeclared constant.
+  an argument (a lower-case name left out of the constants line still reads as a constant), a
+  variable only inside its quantifier's scope (bound in the order ``x``, ``y``, ``z``, ``w``). A
+  name used with two roles or arities, the top failure of small translators, cannot be written,
+  and neither can a free variable standing for an undeclared constant.
   Predicates start with a capital and constants with a small letter, so the two never share a
   name.
 
@@ -185,18 +186,21 @@ def signature_formula_gbnf(signature: FolSignature, prefix: str = "sfol-") -> st
     """GBNF rules for one closed formula over ``signature`` (entry ``{prefix}formula``, no ``root`` rule).
 
     The connectives are those of :func:`neurosym.fol.gbnf.formula_gbnf`; an atom is a declared
-    predicate with exactly its arity, or an equation of two terms; a term is a declared constant
-    or a bound variable. Variables are bound in the order of :data:`SCOPED_VARIABLES` (the
-    outermost quantifier on a path binds ``x``, the next ``y``, ...; ``∀x, y`` binds two), and
-    each nesting depth has rules of its own, so a variable outside its quantifier's scope (the
-    free ``x`` of ``Blue(x)`` for "the bear is blue") is not in the grammar: with the binding
-    depth bounded, scope is context-free. Functions and propositions (predicates without
-    arguments) are not in it.
+    predicate with exactly its arity, or an equation of two terms; a term is a constant or a bound
+    variable. Variables are bound in the order of :data:`SCOPED_VARIABLES` (the outermost
+    quantifier on a path binds ``x``, the next ``y``, ...; ``∀x, y`` binds two), and each nesting
+    depth has rules of its own, so a variable outside its quantifier's scope (the free ``x`` of
+    ``Blue(x)`` for "the bear is blue") is not in the grammar: with the binding depth bounded, scope
+    is context-free. Constants are the declared ones or any other lower-case name that is not a
+    variable or a keyword: a model that left "Rock" out of its constants can still write
+    ``Still(rock)`` (without it the grammar left only ever deeper formulas, and the model wrote
+    ``¬(¬(¬(...`` to the token cap). A constant never clashes with a predicate, whose names start
+    with a capital. Functions and propositions (predicates without arguments) are not in it.
 
     Example:
         >>> rules = signature_formula_gbnf(FolSignature((("Dog", 1, "x is a dog"),), ("rex",)), "s-")
         >>> [line for line in rules.splitlines() if line.startswith("s-term1 ::=")]
-        ['s-term1 ::= s-const | "x"']
+        ['s-term1 ::= s-const | s-newconst | "x"']
 
     """
     p = prefix
@@ -206,8 +210,11 @@ def signature_formula_gbnf(signature: FolSignature, prefix: str = "sfol-") -> st
     rules = [f"{p}formula ::= {p}f0", f'{p}ws ::= " "?']
     if signature.constants:
         rules.append(f"{p}const ::= " + " | ".join(gbnf_literal(c) for c in signature.constants))
+    taken = (*KEYWORDS, *VARIABLES, "none", *signature.constants)
+    rules.append(word_except(f"{p}newconst", taken, first="a-z", rest="A-Za-z0-9", max_rest=39))
     for k in range(depth + 1):
-        terms = ([f"{p}const"] if signature.constants else []) + [gbnf_literal(v) for v in SCOPED_VARIABLES[:k]]
+        terms = [f"{p}const"] if signature.constants else []
+        terms += [f"{p}newconst", *(gbnf_literal(v) for v in SCOPED_VARIABLES[:k])]
         unary = [f'"¬" {p}ws {p}un{k}', f'"(" {p}ws {p}f{k} {p}ws ")"', f'"[" {p}ws {p}f{k} {p}ws "]"']
         if k < depth:
             unary.append(f"{p}quant{k}")
@@ -218,14 +225,13 @@ def signature_formula_gbnf(signature: FolSignature, prefix: str = "sfol-") -> st
             rules.append(f'{p}quant{k} ::= ("∀" | "∃") ' + "(" + " | ".join(binds) + ")")
         if k > 0:
             rules.append(f'{p}body{k} ::= " " {p}f{k} | {p}ws "." {p}ws {p}f{k} | "(" {p}ws {p}f{k} {p}ws ")"')
-        if terms:
-            rules.append(f"{p}term{k} ::= " + " | ".join(terms))
-            preds = []
-            for name, arity, _gloss in signature.predicates:
-                args = f' {p}ws "," {p}ws '.join([f"{p}term{k}"] * arity)
-                preds.append(f'{gbnf_literal(name + "(")} {p}ws {args} {p}ws ")"')
-            rules.append(f'{p}atom{k} ::= ' + " | ".join(preds) + f' | {p}term{k} {p}ws ("=" | "≠") {p}ws {p}term{k}')
-            unary.append(f"{p}atom{k}")
+        rules.append(f"{p}term{k} ::= " + " | ".join(terms))
+        preds = []
+        for name, arity, _gloss in signature.predicates:
+            args = f' {p}ws "," {p}ws '.join([f"{p}term{k}"] * arity)
+            preds.append(f'{gbnf_literal(name + "(")} {p}ws {args} {p}ws ")"')
+        rules.append(f"{p}atom{k} ::= " + " | ".join(preds) + f' | {p}term{k} {p}ws ("=" | "≠") {p}ws {p}term{k}')
+        unary.append(f"{p}atom{k}")
         rules += [
             f'{p}f{k} ::= {p}imp{k} ({p}ws "↔" {p}ws {p}f{k})?',
             f'{p}imp{k} ::= {p}xor{k} ({p}ws "→" {p}ws {p}imp{k})?',

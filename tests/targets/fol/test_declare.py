@@ -67,7 +67,7 @@ def test_an_undeclared_name_a_wrong_arity_or_a_swapped_role_is_not_in_the_gramma
         "Owns(tom, rex) ∧ ¬Dog(tom)": True,
         "tom = rex": True,
         "Cat(rex)": False,  # undeclared predicate
-        "Dog(bob)": False,  # undeclared constant
+        "Dog(bob)": True,  # a constant left out of the constants line is still a constant
         "Dog(rex, tom)": False,  # another arity
         "Owns(tom)": False,
         "Owns(Dog, rex)": False,  # a predicate as a constant
@@ -98,7 +98,7 @@ def test_without_constants_only_quantified_formulas_are_in_the_grammar(llama_gra
     assert llama_grammar.accepts(grammar, ["Blue(x)", "∀x Blue(x)", "¬∃x ¬Blue(x)"]) == [False, True, True]
 
 
-def test_sampled_formulas_parse_and_use_only_the_declared_signature():
+def test_sampled_formulas_parse_and_use_only_the_declared_predicates_and_no_free_variable():
     recognizer_grammar = read_gbnf(formula_grammar(SIGNATURE))
     declared_predicates = {(name, arity) for name, arity, _ in SIGNATURE.predicates}
     sampled = set()
@@ -107,8 +107,9 @@ def test_sampled_formulas_parse_and_use_only_the_declared_signature():
         formula = parse_formula(text)
         found = signature_of([formula])
         assert found.predicates <= declared_predicates, text
-        # A variable outside any quantifier's scope reads as a constant: binding is beyond a context-free grammar.
-        assert found.constants <= {*SIGNATURE.constants, *VARIABLES} and not found.functions, text
+        # Every variable is bound (a free one would read as a constant), and no constant is a variable's name.
+        assert not found.constants & set(VARIABLES) and not found.functions, text
+        assert all(c[0].islower() for c in found.constants), text
         assert not check_signature([formula, parse_formula("Dog(rex) ∧ Owns(tom, rex)")]), text
         sampled.add(text)
     assert len(sampled) > 150
