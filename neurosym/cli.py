@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import math
@@ -254,7 +255,7 @@ class _StatusLine:
 
 
 def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from neurosym.loop.refine import Budget, Strategy
+    from neurosym.loop.refine import Budget
     from neurosym.solving import MAX_PROBLEM_TEXT
     from neurosym.translators.backends import default_llm_spec, get_backend
 
@@ -270,16 +271,7 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if save_to:
         _check_writable_file(save_to, "the model file (--save)")
     # Every option is checked before the model is loaded (which takes seconds).
-    strategy = Strategy(
-        samples=args.samples,
-        repair_rounds=args.repair_rounds,
-        round_size=args.round_size,
-        confidence=args.confidence,
-        agreement=args.agreement,
-        temperature=0.0 if args.samples == 1 else args.temperature,
-        on_failure=args.on_failure,
-        selection=args.selection,
-    )
+    strategy = _strategy(args)
     budget = Budget(samples=args.max_samples, tokens=args.max_total_tokens, wall_s=args.max_seconds)
     options = _llm_options(args)
     with contextlib.ExitStack() as stack:
@@ -312,6 +304,40 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.trace and result.loop is not None:
             out.write(result.loop.render_trace() + "\n")
     return EXIT_DECIDED if result.verdict.decided else EXIT_UNDECIDED
+
+
+_STRATEGY_FLAGS = ("samples", "repair_rounds", "round_size", "confidence", "on_failure", "selection")
+
+
+def _strategy(args: argparse.Namespace) -> Any:
+    """The loop strategy of ``solve``: the target's default unless a strategy option was given.
+
+    ``--temperature`` and ``--agreement`` adjust either. Options left out take the values of one
+    greedy translation (``--samples 1``).
+    """
+    from neurosym.loop.refine import Strategy
+    from neurosym.targets.registry import target_spec
+
+    given = {name: getattr(args, name) for name in _STRATEGY_FLAGS if getattr(args, name) is not None}
+    default = target_spec(args.target).strategy
+    if given or default is None:
+        samples = given.get("samples", 1)
+        strategy = Strategy(
+            samples=samples,
+            repair_rounds=given.get("repair_rounds", 0),
+            round_size=given.get("round_size"),
+            confidence=given.get("confidence", 1.0),
+            on_failure=given.get("on_failure", "repair"),
+            selection=given.get("selection", "majority"),
+            temperature=0.0 if samples == 1 else 0.7,
+        )
+    else:
+        strategy = default
+    if args.temperature is not None and strategy.samples > 1:
+        strategy = dataclasses.replace(strategy, temperature=args.temperature)
+    if args.agreement is not None:
+        strategy = dataclasses.replace(strategy, agreement=args.agreement)
+    return strategy
 
 
 def _save_formalization(target_name: str, result: Any, path: str, err: TextIO) -> Path | None:
@@ -729,27 +755,31 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     loop = solve.add_argument_group("feedback loop")
     loop.add_argument(
-        "--samples", type=_integer(1), default=1, help="translations to sample and vote over (default 1, greedy)"
+        "--samples",
+        type=_integer(1),
+        help="translations to sample and vote over; 1 is one greedy translation, the fastest (default: the "
+        "target's measured best strategy: for fol adaptive sampling of up to 5 with --selection evidence, "
+        "for the other targets 1)",
     )
-    loop.add_argument("--repair-rounds", type=_integer(0), default=0, help="repairs per failed translation (default 0)")
+    loop.add_argument("--repair-rounds", type=_integer(0), help="repairs per failed translation (default 0)")
     loop.add_argument(
         "--on-failure",
         choices=("repair", "resample", "hint"),
-        default="repair",
         help="what a failed translation's --repair-rounds tries are: the repair conversation (default), "
         "a fresh sample at a new seed, or a fresh sample with the feedback in the prompt",
     )
     loop.add_argument(
         "--selection",
         choices=("majority", "evidence"),
-        default="majority",
         help="which samples vote: all decided ones (default), or only those with the strongest evidence "
         "(FOL: a proof of the conclusion or its negation outweighs 'Uncertain')",
     )
     loop.add_argument("--round-size", type=_integer(1), help="adaptive: sample this many at a time, stop once settled")
-    loop.add_argument("--confidence", type=_share, default=1.0, help="adaptive: stop at this vote share (default 1)")
-    loop.add_argument("--agreement", type=_share, default=0.5, help="abstain below this vote share (default 0.5)")
-    loop.add_argument("--temperature", type=_temperature, default=0.7, help="sampling temperature when --samples > 1")
+    loop.add_argument("--confidence", type=_share, help="adaptive: stop at this vote share (default 1)")
+    loop.add_argument("--agreement", type=_share, help="abstain below this vote share (default 0.5)")
+    loop.add_argument(
+        "--temperature", type=_temperature, help="sampling temperature when more than one sample is drawn (default 0.7)"
+    )
     loop.add_argument("--max-samples", type=_integer(1), help="budget: most model samples, repairs included")
     loop.add_argument("--max-total-tokens", type=_integer(1), help="budget: most prompt + completion tokens")
     loop.add_argument("--max-seconds", type=_seconds, help="budget: most wall time")

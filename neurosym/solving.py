@@ -231,8 +231,9 @@ def solve(
         repair_signature_clashes: the FOL target renames a name used in two roles instead of
             returning ``invalid``.
         target_options: the target's own options (what its command-line options set).
-        strategy: how to sample, repair, vote and stop (:class:`neurosym.loop.Strategy`;
-            default one greedy translation).
+        strategy: how to sample, repair, vote and stop (:class:`neurosym.loop.Strategy`; default the
+            target's own, :attr:`~neurosym.targets.TargetSpec.strategy`: adaptive sampling with selection
+            by evidence for FOL, one greedy translation elsewhere; ``Strategy.greedy()`` is the fastest).
         budget: per-problem limits on samples, tokens and time (:class:`neurosym.loop.Budget`).
         agreement: abstain unless the winning answer has at least this share of the decided
             votes (overrides the strategy's).
@@ -272,10 +273,12 @@ def solve(
     else:
         chosen = given
     defaults = spec.settings if spec is not None else SamplingSettings(temperature=0.0, max_tokens=512, seed=0)
-    strategy = strategy or Strategy.greedy()
+    strategy = strategy or (spec.strategy if spec is not None and spec.strategy is not None else Strategy.greedy())
     if agreement is not None:
         strategy = replace(strategy, agreement=agreement)
     strategy = replace(strategy, timeout_s=timeout)
+    if strategy.samples > 1:  # the target's default is greedy for one translation; samples are drawn at the strategy's
+        defaults = replace(defaults, temperature=strategy.temperature)
     resolved = merge(defaults, settings)
     loop = refine(
         problem,

@@ -170,33 +170,48 @@ SOLVE_OUTPUT = (
 
 def recorded_cassette(tmp_path: Path, reply: str) -> str:
     """A cassette recorded from a scripted model, as `neurosym solve --record` would write it."""
+    from neurosym.loop import Strategy
     from neurosym.solving import solve
     from neurosym.translators.backends.replay import RecordingBackend
     from neurosym.translators.backends.scripted import ScriptedBackend
 
     path = tmp_path / "solve.jsonl"
-    solve(SOLVE_TEXT, llm=RecordingBackend(ScriptedBackend([reply]), path))
+    solve(SOLVE_TEXT, llm=RecordingBackend(ScriptedBackend([reply]), path), strategy=Strategy.greedy())
     return str(path)
 
 
 def test_solve_replays_a_cassette(tmp_path, capsys):
     cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)
-    assert main(["solve", SOLVE_TEXT, "--llm", f"replay:{cassette}"]) == 0
+    assert main(["solve", "--samples", "1", SOLVE_TEXT, "--llm", f"replay:{cassette}"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Answer: True  (proved, z3)")
     assert "Premises used: 1, 2" in out and "Dog(rex)" in out
 
 
+def test_solve_takes_the_targets_strategy_unless_a_strategy_option_is_given():
+    from neurosym.cli import _build_parser, _strategy
+    from neurosym.targets.fol import DEFAULT_STRATEGY
+
+    parse = _build_parser().parse_args
+    assert _strategy(parse(["solve", "x"])) == DEFAULT_STRATEGY
+    assert _strategy(parse(["solve", "x", "--agreement", "0.6"])).agreement == 0.6
+    assert _strategy(parse(["solve", "x", "--temperature", "0.3"])).temperature == 0.3
+    greedy = _strategy(parse(["solve", "x", "--samples", "1"]))
+    assert greedy.samples == 1 and greedy.temperature == 0.0 and greedy.selection == "majority"
+    assert _strategy(parse(["solve", "x", "--selection", "evidence"])).samples == 1
+    assert _strategy(parse(["solve", "--target", "milp", "x"])).samples == 1  # greedy was best on NL4Opt dev
+
+
 def test_solve_json_and_unreadable_model_output(tmp_path, capsys):
     cassette = recorded_cassette(tmp_path, "Sorry, I can't help.")
-    assert main(["solve", SOLVE_TEXT, "--llm", f"replay:{cassette}", "--json"]) == 1
+    assert main(["solve", "--samples", "1", SOLVE_TEXT, "--llm", f"replay:{cassette}", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"]["status"] == "invalid" and data["raw_output"] == "Sorry, I can't help."
 
 
 def test_solve_cassette_miss_is_a_clear_error(tmp_path, capsys):
     cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)
-    assert main(["solve", "Cats purr. Tom is a cat. Does Tom purr?", "--llm", f"replay:{cassette}"]) == 2
+    assert main(["solve", "--samples", "1", "Cats purr. Tom is a cat. Does Tom purr?", "--llm", f"replay:{cassette}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("CassetteMiss: ") and "Traceback" not in err
 
@@ -218,7 +233,7 @@ def test_solve_bad_input_exits_2_with_a_message(argv, message, capsys):
 
 def test_solve_enormous_text_is_refused(tmp_path, capsys):
     cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)
-    assert main(["solve", "A dog barks. " * 5_000 + "Does it?", "--llm", f"replay:{cassette}"]) == 2
+    assert main(["solve", "--samples", "1", "A dog barks. " * 5_000 + "Does it?", "--llm", f"replay:{cassette}"]) == 2
     assert "too long" in capsys.readouterr().err
 
 
@@ -238,6 +253,7 @@ def test_solve_against_a_dead_server(allow_live_requests, capsys):
 def test_solve_loop_options_and_trace(tmp_path, capsys):
     cassette = tmp_path / "vote.jsonl"
     from neurosym.loop.refine import Strategy
+    from neurosym.loop import Strategy
     from neurosym.solving import solve
     from neurosym.translators.backends.replay import RecordingBackend
     from neurosym.translators.backends.scripted import ScriptedBackend
@@ -257,7 +273,7 @@ def test_solve_loop_options_and_trace(tmp_path, capsys):
 def test_solve_cache_serves_a_repeated_run_without_the_model(tmp_path, capsys):
     cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)
     cache = tmp_path / "cache.sqlite"
-    assert main(["solve", SOLVE_TEXT, "--llm", f"replay:{cassette}", "--cache", str(cache)]) == 0
+    assert main(["solve", "--samples", "1", SOLVE_TEXT, "--llm", f"replay:{cassette}", "--cache", str(cache)]) == 0
     first = capsys.readouterr().out
     from neurosym.translators.backends.replay import RecordingBackend
     from neurosym.translators.backends.scripted import ScriptedBackend
@@ -266,7 +282,7 @@ def test_solve_cache_serves_a_repeated_run_without_the_model(tmp_path, capsys):
     # The same model, but its cassette knows nothing of this problem: only the cache can answer now.
     other = tmp_path / "other.jsonl"
     RecordingBackend(ScriptedBackend(["x"]), other).generate([GenerationRequest.from_prompt("unrelated")])
-    assert main(["solve", SOLVE_TEXT, "--llm", f"replay:{other}", "--cache", str(cache)]) == 0
+    assert main(["solve", "--samples", "1", SOLVE_TEXT, "--llm", f"replay:{other}", "--cache", str(cache)]) == 0
     assert capsys.readouterr().out.splitlines()[0] == first.splitlines()[0] == "Answer: True  (proved, z3)"
     from neurosym.loop.cache import Cache
 
@@ -280,6 +296,7 @@ needs_sandbox = pytest.mark.usefixtures("sandbox_available")
 
 def recorded_program(tmp_path: Path, replies: list[str], **options) -> str:
     """A cassette of a scripted model answering the word problem with the python target."""
+    from neurosym.loop import Strategy
     from neurosym.solving import solve
     from neurosym.translators.backends.replay import RecordingBackend
     from neurosym.translators.backends.scripted import ScriptedBackend
@@ -355,6 +372,7 @@ OPT_MODEL = (
 
 def recorded_model(tmp_path: Path, replies: list[str], **options) -> str:
     """A cassette of a scripted model answering the optimization problem with the milp target."""
+    from neurosym.loop import Strategy
     from neurosym.solving import solve
     from neurosym.translators.backends.replay import RecordingBackend
     from neurosym.translators.backends.scripted import ScriptedBackend
@@ -366,7 +384,7 @@ def recorded_model(tmp_path: Path, replies: list[str], **options) -> str:
 
 def test_solve_milp_target_prints_the_model_the_solution_table_and_the_check(tmp_path, capsys):
     cassette = recorded_model(tmp_path, [OPT_MODEL])
-    assert main(["solve", "--target", "milp", OPT_PROBLEM, "--llm", f"replay:{cassette}"]) == 0
+    assert main(["solve", "--samples", "1", "--target", "milp", OPT_PROBLEM, "--llm", f"replay:{cassette}"]) == 0
     out = capsys.readouterr().out
     # 8 chairs and 6 tables use all 40 units of wood and all 36 hours: 8 * 30 + 6 * 50 = 540.
     assert out.startswith("Answer: 540 (optimal objective)  (optimal, pulp:highs+cbc)")
@@ -393,7 +411,7 @@ def test_solve_milp_target_repairs_an_infeasible_model_from_its_conflict(tmp_pat
 
 def test_solve_milp_target_with_a_nonlinear_model_says_which_term(tmp_path, capsys):
     cassette = recorded_model(tmp_path, ["integer chairs, tables\nmaximize profit: 30 chairs * tables\n"])
-    assert main(["solve", "--target", "milp", OPT_PROBLEM, "--llm", f"replay:{cassette}"]) == 1
+    assert main(["solve", "--samples", "1", "--target", "milp", OPT_PROBLEM, "--llm", f"replay:{cassette}"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("Answer: INVALID") and "'30 chairs * tables' multiplies variables together" in out
 

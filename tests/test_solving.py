@@ -3,6 +3,7 @@ import json
 import pytest
 
 from neurosym.errors import BackendConnectionError, ConfigurationError
+from neurosym.loop import Strategy
 from neurosym.settings import SamplingSettings
 from neurosym.solving import solve
 from neurosym.translators.backends.replay import RecordingBackend, ReplayBackend
@@ -16,8 +17,30 @@ GOOD = (
 )
 
 
+def greedy(*args, **kwargs):
+    """``solve`` with one greedy translation (these tests script one model answer)."""
+    return solve(*args, strategy=Strategy.greedy(), **kwargs)
+
+
+def test_the_fol_default_is_adaptive_sampling_with_selection_by_evidence():
+    backend = ScriptedBackend([GOOD] * 5)
+    result = solve(TEXT, llm=backend)
+    assert result.answer == EntailmentLabel.TRUE
+    assert len(result.loop.attempts) == 2  # two proofs that agree settle it: adaptive, rounds of 2
+    assert result.loop.strategy["selection"] == "evidence" and backend.calls[0][1].temperature == 0.7
+
+
+def test_samples_are_drawn_at_the_strategys_temperature_not_the_targets_greedy_default():
+    backend = ScriptedBackend([GOOD] * 3)
+    result = solve(TEXT, llm=backend, strategy=Strategy.vote(3))
+    assert backend.calls[0][1].temperature == 0.7 and result.settings["temperature"] == 0.7
+    backend = ScriptedBackend([GOOD] * 3)
+    solve(TEXT, llm=backend, strategy=Strategy.vote(3), settings=SamplingSettings(temperature=0.3))
+    assert backend.calls[0][1].temperature == 0.3  # an explicit setting wins
+
+
 def test_solve_maps_the_proof_back_to_english_premises():
-    result = solve(TEXT, llm=ScriptedBackend([GOOD]))
+    result = greedy(TEXT, llm=ScriptedBackend([GOOD]))
     assert result.answer == EntailmentLabel.TRUE
     assert result.verdict.status == "proved"
     assert result.premises_used == [(1, "All dogs are animals."), (2, "Rex is a dog.")]
@@ -32,7 +55,7 @@ def test_solve_maps_the_proof_back_to_english_premises():
 
 def test_solve_with_structured_premises_and_settings_reach_the_backend():
     backend = ScriptedBackend([GOOD])
-    solve(
+    greedy(
         premises=["All dogs are animals.", "Rex is a dog.", "Tom is a cat."],
         conclusion="Rex is an animal.",
         llm=backend,
@@ -44,7 +67,7 @@ def test_solve_with_structured_premises_and_settings_reach_the_backend():
 
 
 def test_garbage_from_the_model_is_an_invalid_verdict_not_an_exception():
-    result = solve(TEXT, llm=ScriptedBackend(["I'm sorry, I can't do logic."]))
+    result = greedy(TEXT, llm=ScriptedBackend(["I'm sorry, I can't do logic."]))
     assert result.answer is None
     assert result.verdict.status == "invalid"
     assert "could not read" in result.verdict.message
@@ -53,17 +76,17 @@ def test_garbage_from_the_model_is_an_invalid_verdict_not_an_exception():
 
 def test_malformed_formula_and_signature_clash_from_the_model():
     bad = GOOD.replace("Dog(rex)\n", "Dog(rex\n")
-    assert solve(TEXT, llm=ScriptedBackend([bad])).verdict.status == "invalid"
+    assert greedy(TEXT, llm=ScriptedBackend([bad])).verdict.status == "invalid"
     clash = GOOD.replace("Cat(tom)", "Owns(tom, Dog)")
-    result = solve(TEXT, llm=ScriptedBackend([clash]))
+    result = greedy(TEXT, llm=ScriptedBackend([clash]))
     assert result.verdict.status == "invalid" and "'Dog'" in result.verdict.message
-    repaired = solve(TEXT, llm=ScriptedBackend([clash]), repair_signature_clashes=True)
+    repaired = greedy(TEXT, llm=ScriptedBackend([clash]), repair_signature_clashes=True)
     assert repaired.answer == EntailmentLabel.TRUE
 
 
 def test_inconsistent_translation_answers_nothing():
     inconsistent = GOOD.replace("Cat(tom)", "¬Dog(rex)")
-    result = solve(TEXT, llm=ScriptedBackend([inconsistent]))
+    result = greedy(TEXT, llm=ScriptedBackend([inconsistent]))
     assert result.answer is None and result.verdict.status == "inconsistent"
     assert "contradict" in result.render()
 
@@ -91,8 +114,8 @@ def test_bad_arguments_are_configuration_errors(kwargs):
 
 def test_record_and_replay_reproduce_a_solve(tmp_path):
     cassette = tmp_path / "solve.jsonl"
-    first = solve(TEXT, llm=RecordingBackend(ScriptedBackend([GOOD]), cassette))
-    again = solve(TEXT, llm=ReplayBackend(cassette))
+    first = greedy(TEXT, llm=RecordingBackend(ScriptedBackend([GOOD]), cassette))
+    again = greedy(TEXT, llm=ReplayBackend(cassette))
     assert again.raw_output == first.raw_output
     assert again.verdict.status == first.verdict.status == "proved"
 

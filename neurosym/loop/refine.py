@@ -387,7 +387,7 @@ def refine(
         problem: the problem to solve.
         target: the formal language (e.g. :class:`neurosym.targets.fol.FolTarget`).
         backend: the LLM.
-        strategy: how to sample, repair, vote and stop (default: one greedy sample).
+        strategy: how to sample, repair, vote and stop (default: one greedy sample; ``solve`` passes the target's).
         budget: per-problem limits.
         settings: sampling settings layered over the strategy's (temperature, seed 0).
         checker: how verdicts are computed, ``(target, formalization, timeout_s) -> Verdict``;

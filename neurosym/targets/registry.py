@@ -37,6 +37,7 @@ from neurosym.settings import SamplingSettings
 from neurosym.types import AnswerKind, Formalization, Problem
 
 if TYPE_CHECKING:
+    from neurosym.loop.refine import Strategy
     from neurosym.solving import SolveResult
     from neurosym.targets.base import Target
 
@@ -159,6 +160,8 @@ class TargetSpec:
         cli: its options of ``neurosym solve``.
         warm_up: a picklable top-level callable each prover worker runs once before its first task.
         preload: modules each prover worker imports at start.
+        strategy: what ``solve`` does when not told otherwise: the strategy measured best on the
+            target's development benchmark (``None``: one greedy translation).
 
     """
 
@@ -175,6 +178,7 @@ class TargetSpec:
     cli: tuple[CliOption, ...] = ()
     warm_up: Callable[[], object] | None = None
     preload: tuple[str, ...] = ()
+    strategy: Strategy | None = None
 
     def make_problem(self, text: str | None, premises: Sequence[str] | None, conclusion: str | None) -> Problem:
         """The :class:`~neurosym.types.Problem` for ``solve``'s arguments."""

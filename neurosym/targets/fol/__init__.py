@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from neurosym.errors import ConfigurationError
 from neurosym.fol.certificates import Countermodels, PremisesUsed
+from neurosym.loop.refine import Strategy
 from neurosym.settings import SamplingSettings
 from neurosym.targets.fol.check import check_fol, combine_verdicts
 from neurosym.targets.fol.report import describe_fol, render_fol
@@ -28,7 +29,7 @@ from neurosym.targets.fol.translator import problem_from_text
 from neurosym.targets.registry import MAX_PROBLEM_TEXT, CliOption, SolveOptions, TargetSpec
 from neurosym.types import AnswerKind, Problem
 
-__all__ = ["SPEC", "FolTarget", "check_fol", "combine_verdicts", "fol_problem"]
+__all__ = ["DEFAULT_STRATEGY", "SPEC", "FolTarget", "check_fol", "combine_verdicts", "fol_problem"]
 
 
 def fol_problem(text: str | None, premises: Sequence[str] | None, conclusion: str | None) -> Problem:
@@ -64,6 +65,11 @@ def _build(options: SolveOptions) -> FolTarget:
     )
 
 
+DEFAULT_STRATEGY = Strategy(samples=5, round_size=2, confidence=0.8, selection="evidence")
+"""``solve``'s default for FOL: ``adaptive+evidence``, the best strategy measured on the 80 logic development
+items (``neurosym bench logic_loop``: 61.3% against 35.0% for one greedy translation, with 4.5 samples per item;
+two samples that agree with a proof end it)."""
+
 SPEC = TargetSpec(
     name="fol",
     description="entailment questions through first-order logic, decided by Z3 (and E)",
@@ -85,5 +91,6 @@ SPEC = TargetSpec(
     ),
     warm_up=warm_up_fol,
     preload=("neurosym.targets.fol.check", "neurosym.provers.z3", "z3"),
+    strategy=DEFAULT_STRATEGY,
 )
 """The FOL target's registry entry."""
