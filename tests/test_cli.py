@@ -211,7 +211,8 @@ def test_solve_json_and_unreadable_model_output(tmp_path, capsys):
 
 def test_solve_cassette_miss_is_a_clear_error(tmp_path, capsys):
     cassette = recorded_cassette(tmp_path, SOLVE_OUTPUT)
-    assert main(["solve", "--samples", "1", "Cats purr. Tom is a cat. Does Tom purr?", "--llm", f"replay:{cassette}"]) == 2
+    text = "Cats purr. Tom is a cat. Does Tom purr?"
+    assert main(["solve", "--samples", "1", text, "--llm", f"replay:{cassette}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("CassetteMiss: ") and "Traceback" not in err
 
@@ -253,7 +254,6 @@ def test_solve_against_a_dead_server(allow_live_requests, capsys):
 def test_solve_loop_options_and_trace(tmp_path, capsys):
     cassette = tmp_path / "vote.jsonl"
     from neurosym.loop.refine import Strategy
-    from neurosym.loop import Strategy
     from neurosym.solving import solve
     from neurosym.translators.backends.replay import RecordingBackend
     from neurosym.translators.backends.scripted import ScriptedBackend
@@ -296,7 +296,6 @@ needs_sandbox = pytest.mark.usefixtures("sandbox_available")
 
 def recorded_program(tmp_path: Path, replies: list[str], **options) -> str:
     """A cassette of a scripted model answering the word problem with the python target."""
-    from neurosym.loop import Strategy
     from neurosym.solving import solve
     from neurosym.translators.backends.replay import RecordingBackend
     from neurosym.translators.backends.scripted import ScriptedBackend
@@ -372,7 +371,6 @@ OPT_MODEL = (
 
 def recorded_model(tmp_path: Path, replies: list[str], **options) -> str:
     """A cassette of a scripted model answering the optimization problem with the milp target."""
-    from neurosym.loop import Strategy
     from neurosym.solving import solve
     from neurosym.translators.backends.replay import RecordingBackend
     from neurosym.translators.backends.scripted import ScriptedBackend

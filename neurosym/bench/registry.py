@@ -250,7 +250,8 @@ def get_benchmark(name: str) -> Benchmark:
         Traceback (most recent call last):
         ...
         neurosym.errors.InputError: no benchmark 'logic'; did you mean 'logic_loop'? Known: choice_loop, \
-gsm8k_loop, logic_loop, logic_loop_declare, logic_loop_renamed, logic_report, nl4opt_loop, nl4opt_report, opt_loop (neurosym bench --list)
+gsm8k_loop, logic_loop, logic_loop_declare, logic_loop_renamed, logic_report, nl4opt_loop, nl4opt_report, \
+opt_loop (neurosym bench --list)
 
     """
     with _LOCK:
