@@ -208,7 +208,8 @@ def _expression_rules(p: str, variables: Sequence[str], binaries: Sequence[str] 
 
     A term is numbers (joined by ``*``, ``/`` or juxtaposition), then at most one variable or
     bracketed expression, then ``* number`` or ``/ number``: a product of two variables, or a division
-    by one, cannot be written (the parser would refuse it as not linear).
+    by one, cannot be written (the parser would refuse it as not linear). One side of each relation,
+    and the objective, has a variable (``vexpr``).
     """
     binary = [b for b in binaries if b in variables]
     logic = [
@@ -218,10 +219,17 @@ def _expression_rules(p: str, variables: Sequence[str], binaries: Sequence[str] 
     ] if binary else []  # fmt: skip
     rules = [
         f'{p}constraint ::= {p}relation (" or " {p}relation){{0,3}}' + "".join(logic),
-        f'{p}relation ::= {p}expr " " ("<=" | ">=" | "=") " " {p}expr',
+        # One side has a variable: "40 * 5 + 30 * 2 >= 600" compares constants and is no constraint.
+        f'{p}relation ::= {p}vexpr " " {p}cmp " " {p}expr | {p}expr " " {p}cmp " " {p}vexpr',
+        f'{p}cmp ::= "<=" | ">=" | "="',
         f'{p}expr ::= "-"? {p}term (" " [+-] " " {p}term){{0,{MAX_TERMS - 1}}}',
+        f'{p}vexpr ::= "-"? ({p}term " " [+-] " "){{0,{MAX_TERMS - 1}}} {p}vterm'
+        f' (" " [+-] " " {p}term){{0,{MAX_TERMS - 1}}}',
         f'{p}term ::= {p}coef (({p}op {p}coef){{0,{MAX_FACTORS - 2}}} " " {p}vfactor)? {p}divisor?'
         f" | {p}vfactor {p}divisor?",
+        f'{p}vterm ::= {p}coef ({p}op {p}coef){{0,{MAX_FACTORS - 2}}} " " {p}hvfactor {p}divisor?'
+        f" | {p}hvfactor {p}divisor?",
+        f'{p}hvfactor ::= {p}var | "(" {p}vexpr ")"',
         f'{p}op ::= " * " | " / " | " "',
         f'{p}coef ::= {p}num "%"?',
         f'{p}vfactor ::= {p}var | "(" {p}expr ")"',
@@ -255,7 +263,7 @@ def body_gbnf(variables: Sequence[str], prefix: str = "mb-", *, binaries: Sequen
         "\n".join(
             [
                 f'root ::= {p}objective (({p}label ": " {p}constraint "\\n"){{0,{MAX_CONSTRAINTS}}})',
-                f'{p}objective ::= ("maximize" | "minimize") " " {p}label ": " {p}expr "\\n"',
+                f'{p}objective ::= ("maximize" | "minimize") " " {p}label ": " {p}vexpr "\\n"',
                 *_expression_rules(p, variables, binaries),
                 _labels(p, variables, ()),
             ]
@@ -290,9 +298,9 @@ def line_gbnf(
     """
     p = prefix
     if objective and after_sense:  # "maximize" is written already
-        root = f'root ::= " " {p}label ": " {p}expr "\\n"'
+        root = f'root ::= " " {p}label ": " {p}vexpr "\\n"'
     elif objective:
-        root = f'root ::= ("maximize" | "minimize") " " {p}label ": " {p}expr "\\n"'
+        root = f'root ::= ("maximize" | "minimize") " " {p}label ": " {p}vexpr "\\n"'
     else:
         root = f'root ::= ({p}label ": " {p}constraint "\\n")?'
     return "\n".join([root, *_expression_rules(p, variables, binaries), _labels(p, variables, used)]) + "\n"

@@ -86,10 +86,16 @@ def test_a_line_leaves_out_used_labels_variables_as_labels_and_undeclared_variab
         "cap: cakes <= 3\n": False,  # undeclared
         "cap: flour + loaves <= 3\n": False,  # a label as a variable
         "if: loaves <= 3\n": False,  # a keyword
+        "demand: 40 * 5 + 30 * 2 >= 600\n": False,  # constants compared: no variable on either side
+        "demand: 600 <= 40 loaves\n": True,
+        "demand: (2 + 3) <= (loaves - 1)\n": True,
+        "demand: (2 + 3) <= (4 - 1)\n": False,
     }
     assert llama_grammar.accepts(grammar, list(texts)) == list(texts.values())
     objective = line_gbnf(["x"], objective=True)
-    assert llama_grammar.accepts(objective, ["maximize profit: 3 x\n", "", "maximize x: 3 x\n"]) == [True, False, False]
+    assert llama_grammar.accepts(objective, ["maximize profit: 3 x\n", "", "maximize x: 3 x\n", "maximize p: 3\n"]) == [
+        True, False, False, False,
+    ]  # fmt: skip
 
 
 def test_a_declaration_line_leaves_out_names_declared_before(llama_grammar):
