@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 from neurosym.errors import ConfigurationError
@@ -24,7 +25,7 @@ from neurosym.loop.refine import Strategy
 from neurosym.settings import SamplingSettings
 from neurosym.targets.fol.check import check_fol, combine_verdicts
 from neurosym.targets.fol.report import describe_fol, render_fol
-from neurosym.targets.fol.target import FolTarget, warm_up_fol
+from neurosym.targets.fol.target import DECODINGS, FolTarget, warm_up_fol
 from neurosym.targets.fol.translator import problem_from_text
 from neurosym.targets.registry import MAX_PROBLEM_TEXT, CliOption, SolveOptions, TargetSpec
 from neurosym.types import AnswerKind, Problem
@@ -62,8 +63,19 @@ def _build(options: SolveOptions) -> FolTarget:
         constrained=options.constrained,
         provers=provers,
         repair_signature_clashes=bool(extra.get("repair_signature_clashes", False)),
+        decoding=str(extra.get("decoding") or DEFAULT_DECODING),
     )
 
+
+def _decoding(text: str) -> str:
+    if text not in DECODINGS:
+        raise argparse.ArgumentTypeError(f"choose one of {', '.join(DECODINGS)}")
+    return text
+
+
+DEFAULT_DECODING = "whole"
+"""``solve``'s FOL decoder: the layout its default strategy was measured with (``logic_loop_declare`` measures
+declare-then-use on the same development items)."""
 
 DEFAULT_STRATEGY = Strategy(samples=5, round_size=2, confidence=0.8, selection="evidence")
 """``solve``'s default for FOL: ``adaptive+evidence``, the best strategy measured on the 80 logic development
@@ -82,6 +94,15 @@ SPEC = TargetSpec(
     describe=describe_fol,
     cli=(
         CliOption(("--cross-check",), "run Z3 and E and report any disagreement", dest="cross_check", flag=True),
+        CliOption(
+            ("--decoding",),
+            f"how the model writes: {', '.join(DECODINGS)} (default {DEFAULT_DECODING}; declare: the signature "
+            "first, then formulas that can only use it)",
+            dest="decoding",
+            type=_decoding,
+            default=None,
+            metavar="MODE",
+        ),
         CliOption(
             ("--repair",),
             "rename signature clashes apart instead of failing",

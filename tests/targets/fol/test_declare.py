@@ -211,3 +211,22 @@ def test_hint_and_resample_go_through_the_decoder(on_failure):
     hinted = "An earlier answer to this had a problem" in retry.messages[-2].content
     assert hinted == (on_failure == "hint")
     assert (backend.calls[3][1].temperature > 0) == (on_failure == "resample")  # a greedy resample would repeat itself
+
+
+def test_solve_and_the_command_line_choose_the_decoder(tmp_path, capsys):
+    from neurosym.cli import main
+    from neurosym.loop import Strategy
+    from neurosym.solving import solve
+    from neurosym.translators.backends.replay import RecordingBackend
+
+    answer = ("Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\n2. Tom owns Rex.\nFOL: Owns(tom, rex)\nConclusion:\n"
+              "Does Tom own a dog?\nFOL: Owns(tom, rex)")  # fmt: skip
+    backend = ScriptedBackend(["Predicates:\n" + SIGNATURE_TEXT, answer])
+    cassette = tmp_path / "declare.jsonl"
+    result = solve(premises=PROBLEM.premises, conclusion=PROBLEM.conclusion, llm=RecordingBackend(backend, cassette),
+                   strategy=Strategy.greedy(), target_options={"decoding": "declare"})  # fmt: skip
+    assert result.answer is not None and result.raw_output.startswith("Predicates:\nDog(x)")
+    assert len(backend.calls) == 2  # the signature, then the formulas
+    text = "Rex is a dog. Tom owns Rex. Does Tom own a dog?"
+    assert main(["solve", text, "--samples", "1", "--decoding", "declare", "--llm", f"replay:{cassette}"]) == 0
+    assert capsys.readouterr().out.startswith("Answer: True")  # the declared requests, replayed
