@@ -14,7 +14,7 @@ solution (:class:`~neurosym.milp.report.CheckedSolution`).
 
 Example:
     >>> from neurosym.translators.backends.scripted import ScriptedBackend
-    >>> llm = ScriptedBackend(["Premises:\n1. ∀x (Dog(x) → Animal(x))\n2. Dog(rex)\nConclusion:\nAnimal(rex)"])
+    >>> llm = ScriptedBackend(["Premises:\n1. ∀x (Dog(x) → Animal(x))\n2. Dog(rex)\nConclusion:\nAnimal(rex)"] * 2)
     >>> result = solve("All dogs are animals. Rex is a dog. Is Rex an animal?", llm=llm)
     >>> result.answer.value, result.premises_used
     ('True', [(1, 'All dogs are animals.'), (2, 'Rex is a dog.')])

@@ -98,12 +98,14 @@ def test_the_cli_status_line_shows_only_on_a_terminal(tmp_path, monkeypatch, cap
     # record what solve asks for, with a scripted model
     import neurosym
 
-    neurosym.solve(text, llm=RecordingBackend(ScriptedBackend(lambda r, i: out), cassette))
+    neurosym.solve(
+        text, llm=RecordingBackend(ScriptedBackend(lambda r, i: out), cassette), strategy=neurosym.Strategy.greedy()
+    )
     terminal = Terminal()
     monkeypatch.setattr(cli.sys, "stderr", terminal)
-    assert cli.main(["solve", text, "--llm", f"replay:{cassette}"]) == 0
+    assert cli.main(["solve", text, "--samples", "1", "--llm", f"replay:{cassette}"]) == 0
     assert "Answer: True" in capsys.readouterr().out
     shown = terminal.getvalue()
     assert "sample 1" in shown and "tokens" in shown
     # not a terminal: nothing on stderr
-    assert cli.main(["solve", text, "--llm", f"replay:{cassette}"]) == 0
+    assert cli.main(["solve", text, "--samples", "1", "--llm", f"replay:{cassette}"]) == 0
