@@ -5,6 +5,7 @@ import json
 import pytest
 
 from benchmarks import logic_loop
+from neurosym.bench.registry import run_item
 from neurosym.targets.fol import FolTarget
 from neurosym.translators.backends.scripted import ScriptedBackend
 
@@ -83,3 +84,18 @@ def test_renaming_clashes_replays_the_same_samples_into_its_own_files(tmp_path):
 
     # Half of these ten samples clash (a name used with two arities); renamed apart, none is invalid.
     assert invalid(plain) == 5 and invalid(rows) == 0
+
+
+def test_a_sweep_temperature_draws_the_samples_at_that_temperature():
+    item = logic_loop.Item(
+        "FOLIO", logic_loop.Problem(premises=("Rex is a dog.",), conclusion="Rex is a dog.", id="x"), "True"
+    )
+    translation = "Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\nConclusion:\nRex is a dog.\nFOL: Dog(rex)"
+    backend = ScriptedBackend(lambda request, index: translation)
+    target = FolTarget(constrained=False)
+    rows = run_item(logic_loop.LOGIC_LOOP, item, backend, target, strategies=["vote-5", "vote-5@0.3"])
+    assert [r.strategy for r in rows] == ["vote-5", "vote-5@0.3"]
+    assert sorted({settings.temperature for _, settings in backend.calls}) == [0.3, 0.7]
+    assert logic_loop.LOGIC_LOOP.select_strategies(["adaptive+evidence@0.5", "greedy"]) == (
+        "greedy", "adaptive+evidence@0.5",
+    )  # fmt: skip

@@ -155,29 +155,39 @@ class Benchmark:
         """
         if names is None:
             return self.strategies
-        derived = [n for n in names if n not in self.strategies and _repair_base(n) in self.strategies]
+        derived = [n for n in names if n not in self.strategies and self._table_strategy(n) is not None]
         unknown = [n for n in names if n not in self.strategies and n not in derived]
         if unknown:
             raise InputError(
                 f"{self.name} has no strategy {', '.join(map(repr, unknown))}; its strategies: "
                 f"{', '.join(self.strategies)} (and NAME+resample, NAME+hint for each NAME+repair; NAME+evidence for "
-                "each NAME)"
+                "each NAME; NAME@T, a sampling one at temperature T)"
             )
         chosen = []
         for s in self.strategies:  # the table's order, each derived strategy after the one it varies
             if s in set(names):
                 chosen.append(s)
-            chosen.extend(d for d in derived if _repair_base(d) == s and d not in chosen)
+            chosen.extend(d for d in derived if self._table_strategy(d) == s and d not in chosen)
         return tuple(chosen)
+
+    def _table_strategy(self, name: str) -> str | None:
+        """The strategy of this table that a derived one varies, through any number of variations; else ``None``."""
+        base = _repair_base(name)
+        while base is not None and base not in self.strategies:
+            base = _repair_base(base)
+        return base
 
 
 def _repair_base(name: str) -> str | None:
     """The table strategy a derived one varies (see :func:`~neurosym.bench.rows.loop_strategy`); else ``None``.
 
-    ``vote-5+repair`` for ``vote-5+resample`` or ``vote-5+hint``, ``vote-5`` for ``vote-5+evidence``.
+    ``vote-5+repair`` for ``vote-5+resample`` or ``vote-5+hint``, ``vote-5`` for ``vote-5+evidence``,
+    the strategy itself for one at a sweep temperature (``vote-5@0.3``: ``vote-5``).
     """
     if loop_strategy(name) is None or name in STRATEGIES:
         return None
+    if "@" in name:
+        return name.rpartition("@")[0]
     base, _, mode = name.rpartition("+")
     if mode == "evidence":
         return base if base in STRATEGIES else _repair_base(base)

@@ -66,7 +66,9 @@ def loop_strategy(name: str) -> Strategy | None:
     """The loop strategy of a row name: one of :data:`STRATEGIES`, or ``NAME+resample`` / ``NAME+hint``; else ``None``.
 
     Any of them with ``+evidence`` after it chooses the answer among the samples with the strongest
-    evidence (:attr:`~neurosym.loop.refine.Strategy.selection`).
+    evidence (:attr:`~neurosym.loop.refine.Strategy.selection`); any sampling one with ``@T`` at the
+    end samples at temperature ``T`` instead of the default 0.7 (the temperature sweep:
+    ``vote-5@0.3``, ``adaptive+evidence@0.5``).
 
     Example:
         >>> loop_strategy("vote-5+hint").on_failure, loop_strategy("vote-5+hint").repair_rounds
@@ -75,8 +77,17 @@ def loop_strategy(name: str) -> Strategy | None:
         (True, True)
         >>> loop_strategy("vote-5+repair+evidence").selection, loop_strategy("cot+evidence")
         ('evidence', None)
+        >>> loop_strategy("vote-5+evidence@0.3").temperature, loop_strategy("greedy@0.3"), loop_strategy("vote-5@hot")
+        (0.3, None, None)
 
     """
+    if "@" in name:
+        base, _, temperature = name.rpartition("@")
+        strategy = loop_strategy(base)
+        value = _temperature(temperature)
+        if strategy is None or strategy.samples < 2 or value is None:
+            return None  # one sample is greedy: a temperature would change nothing
+        return dataclasses.replace(strategy, temperature=value)
     base, _, selection = name.rpartition("+")
     if selection == "evidence":
         strategy = loop_strategy(base)
@@ -87,6 +98,15 @@ def loop_strategy(name: str) -> Strategy | None:
     if mode in FAILED_SAMPLE_MODES and f"{base}+repair" in STRATEGIES:
         return dataclasses.replace(STRATEGIES[f"{base}+repair"], on_failure=mode)
     return None
+
+
+def _temperature(text: str) -> float | None:
+    """A sweep temperature written after ``@``: a number in (0, 2]; else ``None``."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0.0 < value <= 2.0 else None
 
 
 @dataclass(frozen=True)
