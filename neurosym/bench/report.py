@@ -49,7 +49,10 @@ def wilson_interval(successes: int, trials: int, z: float = _Z95) -> tuple[float
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 or all successes the bound is exactly 0 or 1; in floating point it can land a hair inside.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= trials else min(1.0, centre + half)
+    return low, high
 
 
 def render(table: Sequence[dict[str, Any]], recorded: int, wanted: int, overhead_ms: float, target_ms: float) -> str:
@@ -138,8 +141,8 @@ def _interval_png(table: Sequence[dict[str, Any]], title: str) -> bytes:
         correct = round(t["accuracy"] * t["items"])
         low, high = wilson_interval(correct, t["items"])
         values.append(100 * t["accuracy"])
-        lows.append(100 * (t["accuracy"] - low))
-        highs.append(100 * (high - t["accuracy"]))
+        lows.append(max(0.0, 100 * (t["accuracy"] - low)))  # an accuracy rounded to the table's digits may
+        highs.append(max(0.0, 100 * (high - t["accuracy"])))  # sit a hair outside its own interval
     fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(labels) + 1.2))
     positions = list(range(len(labels)))[::-1]
     ax.errorbar(values, positions, xerr=[lows, highs], fmt="o", color="#1f4e79", ecolor="#7a9cc6", capsize=3)

@@ -152,3 +152,13 @@ def test_the_old_nl4opt_entry_point_refuses_what_only_the_package_runner_does(ca
 
     assert nl4opt_loop.main(["--strategies", "greedy"]) == 2
     assert "neurosym bench nl4opt_loop" in capsys.readouterr().err
+
+
+def test_the_wilson_interval_reaches_0_and_1_exactly_at_the_edges():
+    from neurosym.bench.report import wilson_interval
+
+    for trials in range(1, 81):  # in floating point, 0 of 3 once had a lower bound above 0 (a negative error bar)
+        assert wilson_interval(0, trials)[0] == 0.0 and wilson_interval(trials, trials)[1] == 1.0, trials
+        if trials > 1:
+            low, high = wilson_interval(trials // 2, trials)
+            assert 0.0 < low < (trials // 2) / trials < high < 1.0, trials
