@@ -46,6 +46,7 @@ from neurosym.targets.fol import FolTarget
 from neurosym.targets.fol.translator import SYSTEM_PROMPT as FOL_SYSTEM_PROMPT
 from neurosym.targets.fol.translator import output_gbnf
 from neurosym.translators.base import Constraint, GenerationRequest, Message
+from neurosym.translators.decoding import Decoder
 from neurosym.types import Formalization, Problem, Verdict
 
 __all__ = [
@@ -235,7 +236,7 @@ class ChoiceBenchTarget:
     constrained: bool = True
     deduction: ChoiceTarget = field(default_factory=lambda: ChoiceTarget(examples="logical_deduction"))
     lsat: ChoiceTarget = field(default_factory=lambda: ChoiceTarget(examples="ar_lsat"))
-    fol: FolTarget = field(default_factory=lambda: FolTarget(constrained=True))
+    fol: FolTarget = field(default_factory=lambda: FolTarget(constrained=True, decoding="whole"))
 
     def __post_init__(self) -> None:
         for part in ("deduction", "lsat", "fol"):
@@ -245,6 +246,11 @@ class ChoiceBenchTarget:
         return {"LogicalDeduction": self.deduction, "AR-LSAT": self.lsat}.get(
             str(problem.metadata.get("set")), self.fol
         )
+
+    def decoder(self, problem: Problem) -> Decoder | None:
+        """The item's target's decoder: line by line for LogicalDeduction and AR-LSAT, none for ProntoQA."""
+        make: Any = getattr(self._for(problem), "decoder", None)
+        return make(problem) if callable(make) else None
 
     def request(self, problem: Problem) -> GenerationRequest:
         """The prompt of the item's target."""

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from neurosym.errors import ConfigurationError
 from neurosym.targets.choice.check import SOLVERS, ChoiceTask, check_choice, choice_task
+from neurosym.targets.choice.declare import declare_decoder
 from neurosym.targets.choice.language import parse_program
 from neurosym.targets.choice.translator import (
     build_choice_request,
@@ -31,12 +32,15 @@ from neurosym.targets.choice.translator import (
     split_problem,
 )
 from neurosym.translators.base import GenerationRequest, Message
+from neurosym.translators.decoding import Decoder
 from neurosym.types import Formalization, Problem, Verdict
 
 __all__ = ["ChoiceTarget", "warm_up_choice"]
 
 EXAMPLE_SETS = ("logical_deduction", "ar_lsat")
 """The groups of worked examples a target can show instead of all of them."""
+DECODINGS = ("declare", "whole")
+"""How the program is drawn (see :class:`ChoiceTarget`)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,12 @@ class ChoiceTarget:
             options found in the text.
         examples: which worked examples the prompt shows: ``None`` for all, or one of
             :data:`EXAMPLE_SETS`.
+        decoding: ``"declare"`` (the default: where the backend continues a partial answer, the
+            program is written line by line, each line under a grammar compiled from the names
+            declared above it, the options in the problem's order; see
+            :mod:`neurosym.targets.choice.declare`) or ``"whole"`` (one request under the
+            language's grammar). Without ``constrained``, or on a backend that cannot continue
+            an answer, both are one request.
 
     """
 
@@ -58,8 +68,11 @@ class ChoiceTarget:
     solvers: tuple[str, ...] = ("z3", "cvc5")
     options: tuple[str, ...] = ()
     examples: str | None = None
+    decoding: str = "declare"
 
     def __post_init__(self) -> None:
+        if self.decoding not in DECODINGS:
+            raise ConfigurationError(f"decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
         if not self.solvers:
             raise ConfigurationError("name at least one solver")
         for solver in self.solvers:
@@ -81,6 +94,20 @@ class ChoiceTarget:
     def shown_examples(self) -> tuple[dict[str, Any], ...]:
         """The worked examples the prompt shows."""
         return tuple(e for e in choice_fewshot_examples() if self.examples is None or e["set"] == self.examples)
+
+    def decoder(self, problem: Problem) -> Decoder | None:
+        """The line-by-line decoder when ``decoding="declare"`` and constrained (else ``None``: one request).
+
+        Example:
+            >>> p = Problem("X is 1. Which must be true? A) X is 1 B) X is 2")
+            >>> type(ChoiceTarget().decoder(p)).__name__, ChoiceTarget(decoding="whole").decoder(p)
+            ('Interleaved', None)
+
+        """
+        structured = self.structured(problem)
+        if self.decoding != "declare" or not self.constrained or not structured.options:
+            return None
+        return declare_decoder(option_letters(structured.options))
 
     def request(self, problem: Problem) -> GenerationRequest:
         """The few-shot program prompt (raises ConfigurationError when the problem has no options)."""

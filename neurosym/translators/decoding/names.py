@@ -104,6 +104,9 @@ def word_except(rule: str, taken: Iterable[str], *, first: str, rest: str, max_r
         >>> g = read_gbnf("root ::= label\n" + word_except("label", ["cap", "x"], first="a-z", rest="a-z_"))
         >>> [Recognizer(g).matches(w) for w in ("cap", "ca", "caps", "x", "xy", "y")]
         [False, True, True, False, True, True]
+        >>> short = read_gbnf("root ::= v\n" + word_except("v", ["in"], first="a-z", rest="a-z", max_rest=1))
+        >>> [Recognizer(short).matches(w) for w in ("i", "ix", "in", "inx")]
+        [True, True, False, False]
 
     """
     _check_rule(rule)
@@ -133,7 +136,7 @@ def word_except(rule: str, taken: Iterable[str], *, first: str, rest: str, max_r
             child = p + c
             if child in names:
                 options.append(f"{gbnf_literal(c)} {names[child]}")
-            else:  # a taken word itself: it may only go on
+            elif remaining > 0:  # a taken word itself: it may only go on, if it is not as long as a word may be
                 options.append(f"{gbnf_literal(c)} {tail}-more{_tail_suffix(remaining)}")
         body = " | ".join(options) if options else '""'
         if p and p not in words and len(options) > 0:
