@@ -5,8 +5,10 @@ one line at a time by :func:`declare_decoder`. Each line's grammar (:func:`line_
 a ``#`` comment, a declaration whose names are all new (``sort``, ``fun``, ``var``), or a
 statement (``assert``, ``given``, ``how_many``, ``replace``) over what is declared so far:
 
-* a function only with its declared number of arguments, an element of a sort or a ``var`` as
-  a name, a declared sort (or ``lo..hi``, ``int``, ``bool``) as a type;
+* a function only with its declared number of arguments, each argument of a sort something of
+  that sort (an element, a ``var`` of it, a function into it, a quantifier's variable); an
+  element of a sort or a ``var`` as a name, a declared sort (or ``lo..hi``, ``int``, ``bool``)
+  as a type;
 * a quantifier's variable (``forall(p in person: ...)``) is a short name, one or two
   characters, that names nothing declared; so an undeclared word such as ``rap`` or ``soul``
   cannot be written at all, and a misspelt element only as a short unbound name, which the
@@ -60,15 +62,21 @@ MAX_ARGUMENTS = 4
 MAX_VAR_NAMES = 16
 
 _SORT = re.compile(r"^sort\s+([A-Za-z_]\w*)\s*=\s*\{(.*)\}\s*$")
-_FUN = re.compile(r"^fun\s+([A-Za-z_]\w*)\s*\((.*)\)\s*:")
-_VAR = re.compile(r"^var\s+(.*?)\s*:")
+_FUN = re.compile(r"^fun\s+([A-Za-z_]\w*)\s*\((.*)\)\s*:\s*(.*?)\s*$")
+_VAR = re.compile(r"^var\s+(.*?)\s*:\s*(.*?)\s*$")
 _LABEL = re.compile(r"^assert\s*\[\s*([A-Za-z_]\w*)\s*\]")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
 @dataclass(frozen=True)
 class Declared:
-    """What the lines so far declared: sorts, their elements, functions (with arities), vars and labels."""
+    """What the lines so far declared: sorts, their elements, functions (with arities), vars and labels.
+
+    ``sort_of`` gives the sort of each element and of each ``var`` of a sort; ``signatures`` each
+    function's argument sorts (``None`` for a number or truth value) and result sort, so that an
+    argument of a sort can only be something of that sort. A function without a signature takes
+    any expressions.
+    """
 
     sorts: tuple[str, ...] = ()
     elements: tuple[str, ...] = ()
@@ -77,28 +85,40 @@ class Declared:
     labels: tuple[str, ...] = ()
     counting: bool = False
     """Whether a ``how_many`` line is written (only one is allowed)."""
+    sort_of: dict[str, str] = field(default_factory=dict)
+    signatures: dict[str, tuple[tuple[str | None, ...], str | None]] = field(default_factory=dict)
 
     @property
     def names(self) -> tuple[str, ...]:
         """Every declared name (none may be declared again or bound by a quantifier)."""
         return (*self.sorts, *self.elements, *self.functions, *self.variables, *self.labels)
 
+    def _sort(self, text: str) -> str | None:
+        return text.strip() if text.strip() in self.sorts else None
+
     def after(self, line: str) -> Declared:
         """The declarations once ``line`` is written (a line that declares nothing leaves them as they are).
 
         Example:
-            >>> Declared().after("var k, m: 0..5").after("assert [c1] k < m").variables
-            ('k', 'm')
+            >>> state = Declared().after("sort p = {ann, bob}").after("fun seat(p, 1..2): p")
+            >>> state.after("var k, m: 0..5").after("assert [c1] k < m").variables, state.signatures["seat"]
+            (('k', 'm'), (('p', None), 'p'))
 
         """
         text = line.strip()
         if m := _SORT.match(text):
-            return replace(self, sorts=(*self.sorts, m.group(1)), elements=(*self.elements, *_NAME.findall(m.group(2))))
+            elements = tuple(_NAME.findall(m.group(2)))
+            return replace(self, sorts=(*self.sorts, m.group(1)), elements=(*self.elements, *elements),
+                           sort_of={**self.sort_of, **dict.fromkeys(elements, m.group(1))})  # fmt: skip
         if m := _FUN.match(text):
-            arity = len([t for t in m.group(2).split(",") if t.strip()])
-            return replace(self, functions={**self.functions, m.group(1): arity})
+            arguments = tuple(self._sort(t) for t in m.group(2).split(",") if t.strip())
+            return replace(self, functions={**self.functions, m.group(1): len(arguments)},
+                           signatures={**self.signatures, m.group(1): (arguments, self._sort(m.group(3)))})  # fmt: skip
         if m := _VAR.match(text):
-            return replace(self, variables=(*self.variables, *_NAME.findall(m.group(1))))
+            names = tuple(_NAME.findall(m.group(1)))
+            sort = self._sort(m.group(2))
+            typed = dict.fromkeys(names, sort) if sort else {}
+            return replace(self, variables=(*self.variables, *names), sort_of={**self.sort_of, **typed})
         if m := _LABEL.match(text):
             return replace(self, labels=(*self.labels, m.group(1)))
         if text.startswith("how_many"):
@@ -113,6 +133,35 @@ def _type_rules(p: str, state: Declared) -> list[str]:
         f'{p}ftype ::= {sorts + " | " if sorts else ""}{p}int ".." {p}int | "bool"',
         f'{p}type ::= {p}ftype | "int"',
     ]
+
+
+def _calls(p: str, state: Declared, functions: Sequence[str], typed: dict[str, str]) -> str:
+    """The applications of ``functions``, each argument of a sort written under that sort's rule."""
+    calls = []
+    for name in sorted(functions, key=lambda n: (-len(n), n)):
+        sorts = state.signatures.get(name, ((None,) * state.functions[name], None))[0] or (None,)
+        arguments = ' ", " '.join(typed.get(sort, f"{p}expr") if sort else f"{p}expr" for sort in sorts)
+        calls.append(f'{gbnf_literal(name + "(")} {arguments} ")"')
+    return " | ".join(calls)
+
+
+def _typed_argument_rules(p: str, state: Declared) -> tuple[dict[str, str], list[str]]:
+    """A rule per sort some function takes: its elements and vars, the functions into it, bound variables."""
+    wanted = sorted({sort for arguments, _ in state.signatures.values() for sort in arguments if sort})
+    typed = {sort: f"{p}of{index}" for index, sort in enumerate(wanted)}
+    rules = []
+    for sort, rule in typed.items():
+        alternatives = []
+        into = [f for f, (_, result) in state.signatures.items() if result == sort]
+        if into:
+            alternatives.append(f"{rule}-apply")
+            rules.append(f"{rule}-apply ::= {_calls(p, state, into, typed)}")
+        members = [name for name, of in state.sort_of.items() if of == sort]
+        if members:
+            alternatives.append(f"{rule}-name")
+            rules.append(one_of(f"{rule}-name", members))
+        rules.insert(0, f"{rule} ::= " + " | ".join([*alternatives, f"{p}bound"]))
+    return typed, rules
 
 
 def expression_gbnf(state: Declared, prefix: str = "ce-") -> str:
@@ -138,11 +187,9 @@ def expression_gbnf(state: Declared, prefix: str = "ce-") -> str:
         rules.append(one_of(f"{p}const", constants))
     if state.functions:
         atoms.insert(3, f"{p}apply")
-        calls = []
-        for name, arity in sorted(state.functions.items(), key=lambda item: (-len(item[0]), item[0])):
-            arguments = ' ", " '.join([f"{p}expr"] * max(arity, 1))
-            calls.append(f'{gbnf_literal(name + "(")} {arguments} ")"')
-        rules.append(f"{p}apply ::= " + " | ".join(calls))
+        typed, typed_rules = _typed_argument_rules(p, state)
+        rules.append(f"{p}apply ::= {_calls(p, state, list(state.functions), typed)}")
+        rules.extend(typed_rules)
     distinct = f'"distinct(" ({one_of(f"{p}fun1", unary).split(" ::= ", 1)[1]} | {p}args) ")"' if unary else (
         f'"distinct(" {p}args ")"'
     )  # fmt: skip
@@ -265,8 +312,9 @@ def declare_decoder(letters: Sequence[str], *, constrained: bool = True) -> Inte
         assert seat(ann) == 1
         option A: seat(ann) == 1
         option B: seat(bob) == 1
-        >>> 'ce-apply ::= "seat(" ce-expr ")"' in backend.calls[-1][0][0].constraint.value
-        True
+        >>> grammar = backend.calls[-1][0][0].constraint.value  # seat's argument: a p, so ann or bob
+        >>> 'ce-apply ::= "seat(" ce-of0 ")"' in grammar, 'ce-of0-name ::= "ann" | "bob"' in grammar
+        (True, True)
 
     """
     chosen = tuple(letters)

@@ -90,6 +90,31 @@ def test_a_line_uses_only_declared_names_with_their_arities(llama_grammar):
     ]  # fmt: skip
 
 
+def test_an_argument_of_a_sort_is_something_of_that_sort(llama_grammar):
+    state = Declared()
+    for line in (
+        "sort seat = {one, two, three}",
+        "sort person = {ann, bob}",
+        "fun at(person): seat",
+        "fun near(person, person): bool",
+        "fun rank(person, 1..3): bool",
+        "var k: 1..3",
+        "var who: person",
+    ):
+        state = state.after(line)  # fmt: skip
+    grammar = "root ::= ce-expr\n" + expression_gbnf(state)
+    texts = {
+        "at(ann) == one": True,
+        "near(who, bob) and rank(ann, k + 1)": True,
+        "forall(p in person: at(p) != three)": True,
+        "at(1) == one": False,  # a number where a person goes
+        "near(ann, one)": False,  # a seat where a person goes
+        "at(at(ann)) == one": False,
+        "rank(one, 2)": False,
+    }
+    assert llama_grammar.accepts(grammar, list(texts)) == list(texts.values())
+
+
 def test_sampled_programs_are_in_the_language_and_never_use_an_undeclared_name_or_a_wrong_arity():
     problems = []
     for seed in range(150):
