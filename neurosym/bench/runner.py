@@ -501,7 +501,8 @@ def run_bench(
         files["html"].write_text(page, encoding="utf-8")
     log(text)
     scope = " (all)" if len(bench.datasets) > 1 else ""
-    log(f"vote of first k{scope}: " + ", ".join(f"k={k} {100 * vote_at_k(rows, k):.1f}%" for k in range(1, 6)))
+    if any(r.strategy == "vote-5" for r in rows):  # the curve is vote-5's samples: without them it says nothing
+        log(f"vote of first k{scope}: " + ", ".join(f"k={k} {100 * vote_at_k(rows, k):.1f}%" for k in range(1, 6)))
     elapsed = time.perf_counter() - started
     log(f"{elapsed:.1f} s")
     return BenchResult(bench, rows, len(chosen), len(missing), len(done), table, text, run, files, elapsed, items_s)
