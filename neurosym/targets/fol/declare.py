@@ -21,8 +21,11 @@ Two decoders for the FOL target (:class:`~neurosym.targets.fol.target.FolTarget`
   (:func:`signature_formula_gbnf`): a predicate only with its declared arity, a constant only as
   an argument (a lower-case name left out of the constants line still reads as a constant), a
   variable only inside its quantifier's scope (bound in the order ``x``, ``y``, ``z``, ``w``). A
-  name used with two roles or arities, the top failure of small translators, cannot be written,
-  and neither can a free variable standing for an undeclared constant.
+  predicate left out of the signature may still be written, and its first use declares it: the
+  formulas after it must keep that arity. A name used with two roles or arities, the top failure
+  of small translators, cannot be written, and neither can a free variable standing for an
+  undeclared constant. Each ``FOL:`` label ends at its colon and the formula's grammar begins
+  with the space, so that the model starts the formula with the tokens it would write itself.
   Predicates start with a capital and constants with a small letter, so the two never share a
   name.
 
@@ -44,12 +47,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from neurosym.errors import ConfigurationError
+from neurosym.errors import ConfigurationError, ParseError
 from neurosym.fol.gbnf import formula_gbnf
 from neurosym.fol.parser import parse_formula
 from neurosym.fol.signature import signature_of
@@ -182,7 +185,7 @@ SCOPED_VARIABLES = ("x", "y", "z", "w")
 """The variables of declared formulas, bound in this order: the first quantifier on a path binds ``x``."""
 
 
-def signature_formula_gbnf(signature: FolSignature, prefix: str = "sfol-") -> str:
+def signature_formula_gbnf(signature: FolSignature, prefix: str = "sfol-", *, new_predicates: bool = False) -> str:
     """GBNF rules for one closed formula over ``signature`` (entry ``{prefix}formula``, no ``root`` rule).
 
     The connectives are those of :func:`neurosym.fol.gbnf.formula_gbnf`; an atom is a declared
@@ -196,6 +199,9 @@ def signature_formula_gbnf(signature: FolSignature, prefix: str = "sfol-") -> st
     ``Still(rock)`` (without it the grammar left only ever deeper formulas, and the model wrote
     ``¬(¬(¬(...`` to the token cap). A constant never clashes with a predicate, whose names start
     with a capital. Functions and propositions (predicates without arguments) are not in it.
+    With ``new_predicates`` an atom may also be a predicate the signature lacks (a capitalised
+    name that is none of its predicates), with 1 to 4 arguments: the plan then adds it, with the
+    arity it was first used with, to the signature of the formulas after it.
 
     Example:
         >>> rules = signature_formula_gbnf(FolSignature((("Dog", 1, "x is a dog"),), ("rex",)), "s-")
@@ -212,6 +218,9 @@ def signature_formula_gbnf(signature: FolSignature, prefix: str = "sfol-") -> st
         rules.append(f"{p}const ::= " + " | ".join(gbnf_literal(c) for c in signature.constants))
     taken = (*KEYWORDS, *VARIABLES, "none", *signature.constants)
     rules.append(word_except(f"{p}newconst", taken, first="a-z", rest="A-Za-z0-9", max_rest=39))
+    if new_predicates:
+        names = [name for name, _arity, _gloss in signature.predicates]
+        rules.append(word_except(f"{p}newpred", names, first="A-Z", rest="A-Za-z0-9", max_rest=39))
     for k in range(depth + 1):
         terms = [f"{p}const"] if signature.constants else []
         terms += [f"{p}newconst", *(gbnf_literal(v) for v in SCOPED_VARIABLES[:k])]
@@ -230,6 +239,9 @@ def signature_formula_gbnf(signature: FolSignature, prefix: str = "sfol-") -> st
         for name, arity, _gloss in signature.predicates:
             args = f' {p}ws "," {p}ws '.join([f"{p}term{k}"] * arity)
             preds.append(f'{gbnf_literal(name + "(")} {p}ws {args} {p}ws ")"')
+        if new_predicates:
+            more = f' ({p}ws "," {p}ws {p}term{k}){{0,{MAX_ARITY - 1}}}'
+            preds.append(f'{p}newpred "(" {p}ws {p}term{k}{more} {p}ws ")"')
         rules.append(f"{p}atom{k} ::= " + " | ".join(preds) + f' | {p}term{k} {p}ws ("=" | "≠") {p}ws {p}term{k}')
         unary.append(f"{p}atom{k}")
         rules += [
@@ -340,27 +352,47 @@ def build_declared_request(problem: Problem, *, constrained: bool = True) -> Gen
 # --- the plans ------------------------------------------------------------------------------------
 
 
-def _formula_plan(problem: Problem, rules: str | None, prefix: str) -> Plan:
-    """Premises, ``FOL:`` and the conclusion as fixed text; each formula one span (under ``rules`` when given)."""
+def _formula_plan(problem: Problem, rules: Callable[[], str | None], prefix: str, *,
+                  used: Callable[[str], None] | None = None) -> Plan:  # fmt: skip
+    """Premises, ``FOL:`` and the conclusion as fixed text; each formula one span (under ``rules()`` when given).
+
+    A label ends at its colon: the model's tokens carry a word's leading space, and a prompt that
+    ends in the space leaves it to start the formula with a token it rarely sees there (on the
+    logic development items a quarter of the formulas after ``"FOL: "`` began with a word piece,
+    as ``ouchy = rough`` for "Gary is rough"). ``rules`` is asked again before each formula (the
+    signature may have grown), and ``used`` hears each formula written.
+    """
     assert problem.conclusion is not None
-    last = len(problem.premises)
 
     def span(final: bool) -> Span:
         constraint = None
-        if rules is not None:
+        grammar = rules()
+        if grammar is not None:
             tail = "" if final else ' "\\n"'
-            constraint = Constraint("grammar", f"root ::= {prefix}formula{tail}\n{rules}")
+            constraint = Constraint("grammar", f'root ::= " " {prefix}formula{tail}\n{grammar}')
         return Span(constraint, max_tokens=FORMULA_TOKENS, stop=("\n",))
 
     yield Fixed("Premises:\n")
     for i, sentence in enumerate(problem.premises, start=1):
-        yield Fixed(f"{i}. {_one_line(sentence)}\nFOL: ")
+        yield Fixed(f"{i}. {_one_line(sentence)}\nFOL:")
         text = yield span(final=False)
+        if used is not None:
+            used(text)
         if not text.endswith("\n"):
             yield Fixed("\n")
-    del last
-    yield Fixed(f"Conclusion:\n{_one_line(problem.conclusion)}\nFOL: ")
+    yield Fixed(f"Conclusion:\n{_one_line(problem.conclusion)}\nFOL:")
     yield span(final=True)
+
+
+def _with_used_predicates(signature: FolSignature, formula: str) -> FolSignature:
+    """``signature`` and the predicates ``formula`` uses that it lacks (with the arity used); as is if unreadable."""
+    try:
+        found = signature_of([parse_formula(formula.strip())])
+    except (ParseError, ValueError):
+        return signature
+    known = signature.arities
+    added = tuple((name, arity, "") for name, arity in sorted(found.predicates) if name not in known)
+    return FolSignature(signature.predicates + added, signature.constants) if added else signature
 
 
 def interleaved_decoder(problem: Problem, request: GenerationRequest, *, constrained: bool = True) -> Interleaved:
@@ -374,7 +406,7 @@ def interleaved_decoder(problem: Problem, request: GenerationRequest, *, constra
         >>> p = Problem(premises=("Rex is a dog.",), conclusion="Is Rex an animal?")
         >>> from neurosym.targets.fol.translator import build_fol_request
         >>> r = build_fol_request(p)
-        >>> backend = ContinuingScriptedBackend(["Dog(rex)\n", "Animal(rex)"])
+        >>> backend = ContinuingScriptedBackend([" Dog(rex)\n", " Animal(rex)"])
         >>> print(interleaved_decoder(p, r).generate(backend, r).texts[0])
         Premises:
         1. Rex is a dog.
@@ -387,7 +419,7 @@ def interleaved_decoder(problem: Problem, request: GenerationRequest, *, constra
     problem = _structured(problem)
     rules = formula_gbnf("fol-") if constrained else None
     del request
-    return Interleaved(lambda: _formula_plan(problem, rules, "fol-"))
+    return Interleaved(lambda: _formula_plan(problem, lambda: rules, "fol-"))
 
 
 def declare_decoder(problem: Problem, *, constrained: bool = True) -> DeclareThenUse[FolSignature]:
@@ -396,7 +428,7 @@ def declare_decoder(problem: Problem, *, constrained: bool = True) -> DeclareThe
     Example:
         >>> from neurosym.translators.decoding._testing import ContinuingScriptedBackend
         >>> p = Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?")
-        >>> backend = ContinuingScriptedBackend(["Dog(x): x is a dog\nConstants: rex\n", "Dog(rex)\n", "Dog(rex)"])
+        >>> backend = ContinuingScriptedBackend(["Dog(x): x is a dog\nConstants: rex\n", " Dog(rex)\n", " Dog(rex)"])
         >>> text = declare_decoder(p).generate(backend, build_declared_request(p)).texts[0]
         >>> text.splitlines()[:4]
         ['Predicates:', 'Dog(x): x is a dog', 'Constants: rex', 'Premises:']
@@ -408,8 +440,15 @@ def declare_decoder(problem: Problem, *, constrained: bool = True) -> DeclareThe
     signature_constraint = Constraint("grammar", signature_gbnf("sig-")) if constrained else None
 
     def use_plan(signature: FolSignature) -> Plan:
-        rules = signature_formula_gbnf(signature, "s-") if constrained else None
-        return _formula_plan(problem, rules, "s-")
+        current = [signature]  # grows as formulas use predicates the model did not declare
+
+        def rules() -> str | None:
+            return signature_formula_gbnf(current[0], "s-", new_predicates=True) if constrained else None
+
+        def used(formula: str) -> None:
+            current[0] = _with_used_predicates(current[0], formula)
+
+        return _formula_plan(problem, rules, "s-", used=used)
 
     def use_request(signature: FolSignature) -> UseRequest:
         constraint = None

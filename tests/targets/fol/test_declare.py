@@ -144,7 +144,7 @@ def test_the_declared_worked_examples_fit_the_whole_answer_grammar():
 def test_declared_answers_parse_and_check_with_the_target():
     target = FolTarget(decoding="declare")
     backend = ContinuingScriptedBackend(
-        [SIGNATURE_TEXT, "Dog(rex)\n", "Owns(tom, rex)\n", "∃x (Dog(x) ∧ Owns(tom, x))"]
+        [SIGNATURE_TEXT, " Dog(rex)\n", " Owns(tom, rex)\n", " ∃x (Dog(x) ∧ Owns(tom, x))"]
     )
     result = refine(PROBLEM, target, backend)
     assert result.answer == "True"
@@ -169,7 +169,7 @@ def test_the_declare_decoder_falls_back_to_two_requests():
 
 
 def test_the_interleaved_decoder_writes_todays_layout_with_only_the_formulas_generated():
-    replies = ["Dog(rex)\n", "Owns(tom, rex)\n", "∃x (Dog(x) ∧ Owns(tom, x))"]
+    replies = [" Dog(rex)\n", " Owns(tom, rex)\n", " ∃x (Dog(x) ∧ Owns(tom, x))"]
     backend = ContinuingScriptedBackend(replies)
     request = build_fol_request(PROBLEM)
     result = interleaved_decoder(PROBLEM, request).generate(backend, request, settings=SamplingSettings(seed=3))
@@ -180,10 +180,9 @@ def test_the_interleaved_decoder_writes_todays_layout_with_only_the_formulas_gen
         == "True"
     )
     assert result.samples[0].completion_tokens == sum(len(r.split()) for r in replies)
-    assert [call[0][0].messages[-1].content.splitlines()[-1] for call in backend.calls] == [
-        "FOL: ", "FOL: ", "FOL: ",
-    ]  # fmt: skip
-    assert backend.calls[2][0][0].constraint.value.startswith("root ::= fol-formula\n")  # the last: no new line
+    # The label ends at its colon: the space is the model's first token.
+    assert [call[0][0].messages[-1].content.splitlines()[-1] for call in backend.calls] == ["FOL:"] * 3
+    assert backend.calls[2][0][0].constraint.value.startswith('root ::= " " fol-formula\n')  # the last: no new line
 
 
 def test_whole_decoding_is_todays_request_and_fingerprint():
@@ -198,7 +197,14 @@ def test_whole_decoding_is_todays_request_and_fingerprint():
 def test_hint_and_resample_go_through_the_decoder(on_failure):
     target = FolTarget(decoding="interleaved")
     replies = iter(
-        ["Dog(rex)\n", "Owns(tom, rex)\n", "Dog((", "Dog(rex)\n", "Owns(tom, rex)\n", "∃x (Dog(x) ∧ Owns(tom, x))"]
+        [
+            " Dog(rex)\n",
+            " Owns(tom, rex)\n",
+            " Dog((",
+            " Dog(rex)\n",
+            " Owns(tom, rex)\n",
+            " ∃x (Dog(x) ∧ Owns(tom, x))",
+        ]
     )
     backend = ContinuingScriptedBackend(lambda request, index: next(replies))
     strategy = Strategy(samples=1, repair_rounds=1, on_failure=on_failure)
@@ -206,7 +212,7 @@ def test_hint_and_resample_go_through_the_decoder(on_failure):
     assert [a.status for a in result.attempts] == ["unparsed", "proved"] and result.answer == "True"
     retry = backend.calls[3][0][0]
     assert retry.messages[-1] == Message(
-        "assistant", "Premises:\n1. Rex is a dog.\nFOL: "
+        "assistant", "Premises:\n1. Rex is a dog.\nFOL:"
     )  # the decoder's partial answer
     hinted = "An earlier answer to this had a problem" in retry.messages[-2].content
     assert hinted == (on_failure == "hint")
@@ -230,3 +236,16 @@ def test_solve_and_the_command_line_choose_the_decoder(tmp_path, capsys):
     text = "Rex is a dog. Tom owns Rex. Does Tom own a dog?"
     assert main(["solve", text, "--samples", "1", "--decoding", "declare", "--llm", f"replay:{cassette}"]) == 0
     assert capsys.readouterr().out.startswith("Answer: True")  # the declared requests, replayed
+
+
+def test_a_predicate_left_out_of_the_signature_is_declared_by_its_first_use(llama_grammar):
+    target = FolTarget(decoding="declare")
+    problem = Problem(premises=("Gary is rough.", "Rough people are kind."), conclusion="Is Gary kind?")
+    replies = ["Kind(x): x is kind\nConstants: gary\n", " Rough(gary)\n", " ∀x (Rough(x) → Kind(x))\n", " Kind(gary)"]
+    backend = ContinuingScriptedBackend(replies)
+    result = refine(problem, target, backend)
+    assert result.answer == "True"
+    first, second = (call[0][0].constraint.value for call in backend.calls[1:3])
+    assert '"Rough("' not in first and '"Rough("' in second  # declared by its use in premise 1
+    assert llama_grammar.accepts(first, [" Rough(gary)\n", " Rough(gary, gary)\n", " rough = gary\n"]) == [True] * 3
+    assert llama_grammar.accepts(second, [" Rough(gary)\n", " Rough(gary, gary)\n"]) == [True, False]
