@@ -83,6 +83,8 @@ FORMULA_TOKENS = 160
 SIGNATURE_TOKENS = 400
 KEYWORDS = ("all", "and", "exists", "forall", "iff", "implies", "not", "or", "xor")
 """Words the FOL lexer reads as connectives or quantifiers: never a constant."""
+TRUTH_VALUES = ("true", "false")
+"""Never a new constant of a declared formula (a declared one stays usable)."""
 VARIABLES = tuple(f"{c}{d}" for c in "uvwxyz" for d in ("", *"0123456789"))
 """The variables the signature grammar allows (and no constant may be called)."""
 
@@ -198,7 +200,8 @@ def signature_formula_gbnf(signature: FolSignature, prefix: str = "sfol-", *, ne
     variable or a keyword: a model that left "Rock" out of its constants can still write
     ``Still(rock)`` (without it the grammar left only ever deeper formulas, and the model wrote
     ``¬(¬(¬(...`` to the token cap). A constant never clashes with a predicate, whose names start
-    with a capital. Functions and propositions (predicates without arguments) are not in it.
+    with a capital; ``true`` and ``false`` are not constants. Functions and propositions
+    (predicates without arguments) are not in it.
     With ``new_predicates`` an atom may also be a predicate the signature lacks (a capitalised
     name that is none of its predicates), with 1 to 4 arguments: the plan then adds it, with the
     arity it was first used with, to the signature of the formulas after it.
@@ -216,7 +219,9 @@ def signature_formula_gbnf(signature: FolSignature, prefix: str = "sfol-", *, ne
     rules = [f"{p}formula ::= {p}f0", f'{p}ws ::= " "?']
     if signature.constants:
         rules.append(f"{p}const ::= " + " | ".join(gbnf_literal(c) for c in signature.constants))
-    taken = (*KEYWORDS, *VARIABLES, "none", *signature.constants)
+    # "true" and "false" are truth values, not entities: as constants they let a model write a
+    # proposition as "furryHarry = true" (40 of 988 formulas on the development items did).
+    taken = (*KEYWORDS, *VARIABLES, "none", *TRUTH_VALUES, *signature.constants)
     rules.append(word_except(f"{p}newconst", taken, first="a-z", rest="A-Za-z0-9", max_rest=39))
     if new_predicates:
         names = [name for name, _arity, _gloss in signature.predicates]

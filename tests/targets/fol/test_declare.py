@@ -249,3 +249,10 @@ def test_a_predicate_left_out_of_the_signature_is_declared_by_its_first_use(llam
     assert '"Rough("' not in first and '"Rough("' in second  # declared by its use in premise 1
     assert llama_grammar.accepts(first, [" Rough(gary)\n", " Rough(gary, gary)\n", " rough = gary\n"]) == [True] * 3
     assert llama_grammar.accepts(second, [" Rough(gary)\n", " Rough(gary, gary)\n"]) == [True, False]
+
+
+def test_a_truth_value_is_no_new_constant(llama_grammar):
+    signature = FolSignature((("Furry", 1, "x is furry"),), ("harry",))
+    grammar = 'root ::= " " s-formula\n' + signature_formula_gbnf(signature, "s-", new_predicates=True)
+    texts = [" Furry(harry)", " furryHarry = true", " harry = bob", " ∀x (Furry(x) → x = harry)"]
+    assert llama_grammar.accepts(grammar, texts) == [True, False, True, True]
