@@ -46,6 +46,19 @@ def test_a_few_items_replay_to_the_committed_rows(shared_data, cassettes, tmp_pa
     assert result.run["llm"]["replayed_from"].endswith("gsm8k_loop.jsonl")
 
 
+def test_declare_then_use_replays_its_committed_rows(shared_data, cassettes, tmp_path):
+    # The declared decoder's spans are cassette keys: a change to its grammars or labels that is not
+    # re-recorded leaves these items unreplayable.
+    result = run_bench("logic_loop_declare", items="0:8", strategies=["cot", "greedy"], out=tmp_path,
+                       write_plot=False, write_html=False, log=lambda line: None)  # fmt: skip
+    assert result.items == 8 and result.missing == 0
+    ids = {r.item for r in result.rows}
+    expected = [
+        r for r in committed(cassettes, "logic_loop_declare") if r["item"] in ids and r["strategy"] in ("cot", "greedy")
+    ]
+    assert sorted(map(str, answers(result.rows))) == sorted(map(str, answers(expected)))
+
+
 def test_several_items_in_flight_with_a_prover_pool_write_the_same_rows(shared_data, cassettes, tmp_path):
     one = run_bench("nl4opt_loop", items="0:4", out=tmp_path / "one", write_plot=False, log=lambda line: None)
     pool = run_bench("nl4opt_loop", items="0:4", out=tmp_path / "pool", write_plot=False, log=lambda line: None,
