@@ -7,10 +7,8 @@ that continues partial answers (a test double at the model boundary).
 
 from __future__ import annotations
 
-import pytest
-
 from neurosym.errors import ParseError
-from neurosym.grammars._testing import LlamaGrammarCheck, Recognizer, Sampler, read_gbnf
+from neurosym.grammars._testing import Recognizer, Sampler, read_gbnf
 from neurosym.loop.refine import Strategy, refine
 from neurosym.targets.choice import ChoiceTarget
 from neurosym.targets.choice.declare import (
@@ -34,14 +32,6 @@ PROBLEM = Problem(
     options=("A) Ann is in seat 1.", "B) Bob is in seat 1.", "C) Cy is in seat 1."),
 )
 STATE = Declared(sorts=("person",), elements=("ann", "bob", "cy"), functions={"seat": 1, "near": 2})
-
-
-@pytest.fixture(scope="module")
-def llama_grammar():
-    try:
-        return LlamaGrammarCheck()
-    except Exception as err:
-        pytest.skip(f"llama.cpp's grammar engine is not available: {err}")
 
 
 def test_every_line_of_the_worked_examples_fits_its_grammar(llama_grammar):

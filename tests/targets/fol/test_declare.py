@@ -10,7 +10,7 @@ import pytest
 
 from neurosym.fol.parser import parse_formula
 from neurosym.fol.signature import check_signature, signature_of
-from neurosym.grammars._testing import LlamaGrammarCheck, Recognizer, Sampler, read_gbnf
+from neurosym.grammars._testing import Recognizer, Sampler, read_gbnf
 from neurosym.loop.refine import Strategy, refine
 from neurosym.settings import SamplingSettings
 from neurosym.targets.fol import FolTarget
@@ -35,14 +35,6 @@ from neurosym.types import Problem
 PROBLEM = Problem(premises=("Rex is a dog.", "Tom owns Rex."), conclusion="Does Tom own a dog?")
 SIGNATURE_TEXT = "Dog(x): x is a dog\nOwns(x, y): x owns y\nConstants: rex, tom\n"
 SIGNATURE = read_signature(SIGNATURE_TEXT)
-
-
-@pytest.fixture(scope="module")
-def llama_grammar():
-    try:
-        return LlamaGrammarCheck()
-    except Exception as err:
-        pytest.skip(f"llama.cpp's grammar engine is not available: {err}")
 
 
 def formula_grammar(signature: FolSignature) -> str:

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from neurosym.errors import ParseError
-from neurosym.grammars._testing import LlamaGrammarCheck, Recognizer, Sampler, read_gbnf
+from neurosym.grammars._testing import Recognizer, Sampler, read_gbnf
 from neurosym.loop.refine import Strategy, refine
 from neurosym.milp.parser import _parser, parse_model
 from neurosym.targets.milp import MilpTarget
@@ -31,14 +31,6 @@ from neurosym.translators.decoding._testing import ContinuingScriptedBackend
 from neurosym.types import Problem
 
 PROMPT = GenerationRequest.from_prompt("A bakery makes loaves and trays ...")
-
-
-@pytest.fixture(scope="module")
-def llama_grammar():
-    try:
-        return LlamaGrammarCheck()
-    except Exception as err:
-        pytest.skip(f"llama.cpp's grammar engine is not available: {err}")
 
 
 def split(model: str) -> tuple[str, str]:
