@@ -424,13 +424,15 @@ def _target_options(args: argparse.Namespace) -> dict[str, Any]:
     from neurosym.targets.registry import target_names, target_spec
 
     chosen = target_spec(args.target)
+    own = {option.dest for option in chosen.cli}
+    owners: dict[str, list[str]] = {}
     for name in target_names():
-        spec = target_spec(name)
-        if spec is chosen:
-            continue
-        for option in spec.cli:
-            if getattr(args, f"target_{option.dest}", None) not in (None, False, option.default):
-                raise InputError(f"{option.flags[0]} is an option of --target {name}, not of --target {args.target}")
+        for option in target_spec(name).cli:
+            given = getattr(args, f"target_{option.dest}", None) not in (None, False, option.default)
+            if given and option.dest not in own:
+                owners.setdefault(option.flags[0], []).append(name)
+    for flag, names in owners.items():
+        raise InputError(f"{flag} is an option of --target {', '.join(names)}, not of --target {args.target}")
     return chosen.cli_values(args)
 
 

@@ -187,11 +187,32 @@ class TargetSpec:
         return word_problem(text, premises, conclusion, name=self.name, kind=self.answer_kind)
 
     def add_cli_options(self, parser: argparse.ArgumentParser) -> None:
-        """Add this target's options to ``neurosym solve``, in a group of their own."""
+        """Add this target's options to ``neurosym solve``, in a group of their own.
+
+        An option another target has already added with the same flag and ``dest`` (``--decoding``
+        of ``fol`` and ``choice``) is shared: its help gains this target's, and its value is read as
+        text, each target's ``build`` checking it.
+
+        Example:
+            >>> parser = argparse.ArgumentParser()
+            >>> for name in ("fol", "choice"):
+            ...     target_spec(name).add_cli_options(parser)
+            >>> parser.parse_args(["--decoding", "whole"]).target_decoding
+            'whole'
+
+        """
         if not self.cli:
             return
         group = parser.add_argument_group(f"--target {self.name}")
         for option in self.cli:
+            # argparse keeps its flags in a private table; it is the one way to find an action by flag
+            existing = parser._option_string_actions.get(option.flags[0])
+            if existing is not None:
+                if existing.dest != f"target_{option.dest}" or option.flag != (existing.nargs == 0):
+                    raise ConfigurationError(f"{option.flags[0]} of --target {self.name} clashes with another option")
+                existing.help = f"{existing.help}; --target {self.name}: {option.help}"
+                existing.type = str
+                continue
             if option.flag:
                 group.add_argument(*option.flags, dest=f"target_{option.dest}", action="store_true", help=option.help)
             else:

@@ -31,7 +31,7 @@ from neurosym.targets.choice.check import ChoiceTask, check_choice, choice_task
 from neurosym.targets.choice.language import parse_program
 from neurosym.targets.choice.question import QuestionKind, question_kind
 from neurosym.targets.choice.report import describe_choice, render_choice
-from neurosym.targets.choice.target import ChoiceTarget, warm_up_choice
+from neurosym.targets.choice.target import DECODINGS, ChoiceTarget, warm_up_choice
 from neurosym.targets.choice.translator import split_problem
 from neurosym.targets.registry import MAX_PROBLEM_TEXT, CliOption, SolveOptions, TargetSpec
 from neurosym.types import AnswerKind, Problem
@@ -93,7 +93,7 @@ def _build(options: SolveOptions) -> ChoiceTarget:
         if not listed:
             raise ConfigurationError("the options could not be read: write them as 'A) ...', 'B) ...'")
     return ChoiceTarget(constrained=options.constrained, solvers=tuple(solvers), options=listed,
-                        examples=extra.get("examples"))  # fmt: skip
+                        examples=extra.get("examples"), decoding=str(extra.get("decoding") or "declare"))  # fmt: skip
 
 
 SPEC = TargetSpec(
@@ -119,6 +119,13 @@ SPEC = TargetSpec(
             dest="solvers",
             type=_solvers,
             metavar="LIST",
+        ),
+        CliOption(
+            ("--decoding",),
+            f"{', '.join(DECODINGS)} (default declare: one line at a time, each under the names declared above it; "
+            "whole: one request)",
+            dest="decoding",
+            metavar="MODE",
         ),
     ),
     warm_up=warm_up_choice,

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 from neurosym.errors import ConfigurationError
@@ -67,12 +66,6 @@ def _build(options: SolveOptions) -> FolTarget:
     )
 
 
-def _decoding(text: str) -> str:
-    if text not in DECODINGS:
-        raise argparse.ArgumentTypeError(f"choose one of {', '.join(DECODINGS)}")
-    return text
-
-
 DEFAULT_DECODING = "whole"
 """``solve``'s FOL decoder: the layout its default strategy was measured with (``logic_loop_declare`` measures
 declare-then-use on the same development items)."""
@@ -99,7 +92,6 @@ SPEC = TargetSpec(
             f"how the model writes: {', '.join(DECODINGS)} (default {DEFAULT_DECODING}; declare: the signature "
             "first, then formulas that can only use it)",
             dest="decoding",
-            type=_decoding,
             default=None,
             metavar="MODE",
         ),

@@ -195,6 +195,20 @@ def test_cli_refuses_choice_options_for_another_target(capsys):
     assert "--options is an option of --target choice" in capsys.readouterr().err
 
 
+def test_decoding_is_an_option_fol_and_choice_share(tmp_path, capsys):
+    from neurosym.targets.choice import SPEC
+    from neurosym.targets.registry import SolveOptions
+
+    assert SPEC.build(SolveOptions(constrained=True, extra={"decoding": "whole"})).decoding == "whole"
+    assert SPEC.build(SolveOptions(constrained=True)).decoding == "declare"
+    cassette = cassette_for(tmp_path, PROGRAM)
+    argv = ["solve", PUZZLE, "--target", "choice", "--options", OPTIONS, "--llm", f"replay:{cassette}"]
+    assert main([*argv, "--decoding", "bogus"]) == 2
+    assert "decoding must be one of declare, whole, got 'bogus'" in capsys.readouterr().err
+    assert main(["solve", "What is 2 + 2?", "--target", "python", "--decoding", "whole", "--llm", "replay:x"]) == 2
+    assert "--decoding is an option of --target fol, choice, not of --target python" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------------------ the grammar
 
 
