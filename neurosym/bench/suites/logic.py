@@ -296,7 +296,7 @@ LOGIC_REPORT = Benchmark(
     "development items), each strategy against chain of thought.",
     data=LOGIC_LOOP.data,
     items=lambda data_dir: logic_items(data_dir, report=True),
-    target=lambda: FolTarget(constrained=True),
+    target=lambda: FolTarget(constrained=True, decoding="declare"),
     settings=SETTINGS,
     strategies=REPORT_ORDER,
     datasets=DATASETS,
@@ -306,6 +306,7 @@ LOGIC_REPORT = Benchmark(
     pairs=tuple((s, "cot") for s in REPORT_ORDER if s != "cot"),
 )
 """The report set: 40 FOLIO validation items drawn with seed 1 from items 0-159 and 40 ProofWriter dev items drawn
-with seed 1 from items 0-499, none of them a development item (:data:`LOGIC_LOOP`'s). Prompts, grammar,
-temperature and the selection rule are those chosen on the development items; recorded once, with that design
-frozen (benchmarks/results/report_recording_plan.md)."""
+with seed 1 from items 0-499, none of them a development item (:data:`LOGIC_LOOP`'s). Prompts, grammar, decoder
+(declare-then-use: on the development items its adaptive+evidence is right on 63.7% against 61.3% in the whole
+layout), temperature and the selection rule are those chosen on the development items; recorded once, with that
+design frozen (benchmarks/results/report_recording_plan.md)."""
