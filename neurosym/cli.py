@@ -431,7 +431,8 @@ def _target_options(args: argparse.Namespace) -> dict[str, Any]:
             given = getattr(args, f"target_{option.dest}", None) not in (None, False, option.default)
             if given and option.dest not in own:
                 owners.setdefault(option.flags[0], []).append(name)
-    for flag, names in owners.items():
+    if owners:
+        flag, names = next(iter(owners.items()))
         raise InputError(f"{flag} is an option of --target {', '.join(names)}, not of --target {args.target}")
     return chosen.cli_values(args)
 

@@ -211,7 +211,8 @@ class TargetSpec:
                 if existing.dest != f"target_{option.dest}" or option.flag != (existing.nargs == 0):
                     raise ConfigurationError(f"{option.flags[0]} of --target {self.name} clashes with another option")
                 existing.help = f"{existing.help}; --target {self.name}: {option.help}"
-                existing.type = str
+                if not option.flag:
+                    existing.type = str  # one reader for all: each target's build checks the value
                 continue
             if option.flag:
                 group.add_argument(*option.flags, dest=f"target_{option.dest}", action="store_true", help=option.help)

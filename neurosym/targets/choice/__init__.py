@@ -92,8 +92,9 @@ def _build(options: SolveOptions) -> ChoiceTarget:
         listed = parse_options(list(given))
         if not listed:
             raise ConfigurationError("the options could not be read: write them as 'A) ...', 'B) ...'")
+    decoding = {"decoding": str(extra["decoding"])} if extra.get("decoding") else {}  # else ChoiceTarget's default
     return ChoiceTarget(constrained=options.constrained, solvers=tuple(solvers), options=listed,
-                        examples=extra.get("examples"), decoding=str(extra.get("decoding") or "declare"))  # fmt: skip
+                        examples=extra.get("examples"), **decoding)  # fmt: skip
 
 
 SPEC = TargetSpec(

@@ -207,6 +207,8 @@ def test_decoding_is_an_option_fol_and_choice_share(tmp_path, capsys):
     assert "decoding must be one of declare, whole, got 'bogus'" in capsys.readouterr().err
     assert main(["solve", "What is 2 + 2?", "--target", "python", "--decoding", "whole", "--llm", "replay:x"]) == 2
     assert "--decoding is an option of --target fol, choice, not of --target python" in capsys.readouterr().err
+    assert main(["solve", "Rex is a dog. Is Rex a dog?", "--decoding", "bogus", "--llm", f"replay:{cassette}"]) == 2
+    assert "decoding must be one of whole, interleaved, declare, got 'bogus'" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------ the grammar
