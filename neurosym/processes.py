@@ -60,6 +60,7 @@ __all__ = [
     "wait",
 ]
 
+_KILL_WAIT_S = 2.0  # how long kill_tree waits for the processes it killed to end
 _TREE_READS = 5  # re-reads of the process table while freezing: a tree still growing after that is a fork bomb
 
 # --------------------------------------------------------------------------------------------- starting
@@ -251,7 +252,8 @@ def kill_tree(pid: int) -> None:
     ``pid`` must not have been reaped yet (a zombie is fine): the id of a reaped process may
     already belong to a stranger. Everything is stopped first and the tree read again until it
     stops growing, so a process that forks meanwhile cannot slip out. A group is killed only when
-    ``pid`` or one of its descendants leads it, and never the caller's own group.
+    ``pid`` or one of its descendants leads it, and never the caller's own group. Returns once the
+    killed processes have ended (are gone or zombies), or after 2 s.
 
     Example:
         >>> child = spawn(["sh", "-c", "sleep 30 & wait"])
@@ -281,6 +283,10 @@ def kill_tree(pid: int) -> None:
         _signal(group, signal.SIGKILL, group=True)
     for child in [pid, *seen]:
         _signal(child, signal.SIGKILL, group=False)
+    # SIGKILL is delivered asynchronously: wait until the tree has ended, so a caller told "killed" sees it gone.
+    deadline = time.monotonic() + _KILL_WAIT_S
+    for child in [pid, *seen]:
+        has_ended(child, within_s=max(0.0, deadline - time.monotonic()))
 
 
 def kill_group(pgid: int) -> None:
