@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
+
+from neurosym.bench.cli import main
 from neurosym.bench.data import dataset_path
 from neurosym.bench.registry import get_benchmark
 from neurosym.bench.suites.logic import REPORT_ORDER, logic_items
@@ -43,3 +47,18 @@ def test_the_nl4opt_report_set_is_40_new_consensus_problems(shared_data):
     bench = get_benchmark("nl4opt_report")
     assert bench.strategies[0] == "cot" and {"vote-5+resample", "vote-5+hint"} <= set(bench.strategies)
     assert [i.problem.id for i in bench.items(shared_data)] == [i.problem.id for i in report]
+
+
+@pytest.mark.parametrize("name", ["logic_report", "nl4opt_report"])
+def test_the_committed_report_tables_replay_from_their_cassettes(shared_data, tmp_path, name):
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    committed = [json.loads(line) for line in (results / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+    recorded = list(dict.fromkeys(row["strategy"] for row in committed))
+    argv = ["--strategies", ",".join(recorded), "--out", str(tmp_path), "--no-plot", "--no-html"]
+    assert main(name, argv, log=lambda line: None) == 0
+
+    def table(path: Path) -> list[str]:
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith(("|", "- "))]
+
+    shown = table(results / f"{name}.md")
+    assert len(shown) > len(recorded) + 2 and table(tmp_path / f"{name}.md") == shown
