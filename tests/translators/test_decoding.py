@@ -177,6 +177,18 @@ def test_without_continuation_the_phases_are_two_requests_and_the_second_shows_t
     assert seen == []  # use_plan is the continuation's; the second request came from use_request
 
 
+def test_two_requests_report_progress_through_both_phases_and_each_sample_is_done_once():
+    events = []
+    backend = ScriptedBackend(["Names: ann, bob\n", "Names: \n", "ann"])
+    declare([]).generate(backend, PROMPT, settings=SamplingSettings(n=2, seed=5), progress=events.append)
+    done = [e.sample_index for e in events if e.done]
+    assert sorted(done) == [0, 1]  # the unreadable signature (sample 1) ends its sample too
+    first = [e for e in events if e.sample_index == 0]
+    assert [e.text for e in first if e.text] == ["Names: ann, bob\n", "ann"] and first[-1].done
+    assert first[-1].completion_tokens > first[0].completion_tokens  # the second phase counts on from the first
+    assert {e.request_index for e in events} == {0}
+
+
 def test_an_unreadable_signature_ends_the_sample_after_phase_one():
     backend = ScriptedBackend(["Names: \n"])
     result = declare([]).generate(backend, PROMPT)

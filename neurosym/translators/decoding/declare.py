@@ -51,10 +51,10 @@ from neurosym.translators.base import (
     GenerationResult,
     LLMBackend,
     Message,
+    Progress,
     ProgressCallback,
     Sample,
     Usage,
-    renumber_progress,
 )
 from neurosym.translators.decoding.names import gbnf_literal
 from neurosym.translators.decoding.plan import Fixed, Plan, Span, Step, continues_partial_answer, run_plan
@@ -64,6 +64,26 @@ __all__ = ["DeclareThenUse", "UseRequest", "prefixed_constraint"]
 S = TypeVar("S")
 
 _ROOT = re.compile(r"^root ::= (.*)$", re.MULTILINE)
+
+
+def _phase_progress(
+    progress: ProgressCallback | None, sample: int | None, tokens_before: int
+) -> ProgressCallback | None:
+    """Events of one phase as events of the whole answer: sample ``sample`` (``None``: the inner one), tokens so far.
+
+    The first phase (``sample=None``) never reports ``done``: its samples are whole only after the second.
+    """
+    if progress is None:
+        return None
+    outer = progress
+
+    def renumbered(event: Progress) -> None:
+        if event.done and sample is None:
+            return
+        index = event.sample_index if sample is None else sample
+        outer(Progress(0, index, tokens_before + event.completion_tokens, event.text, event.done))
+
+    return renumbered
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +189,8 @@ class DeclareThenUse(Generic[S]):
             cap = min(cap or settings.max_tokens, settings.max_tokens)
         first = GenerationRequest(request.messages, prefixed_constraint(self.signature.constraint, self.header))
         phase1_settings = merge(settings, SamplingSettings(max_tokens=cap, stop=self.signature.stop or None))
-        [declared] = backend.generate([first], settings=phase1_settings)  # no progress: the answers are not whole yet
+        # a sample is done only after its second phase: the first phase's events come without ``done``
+        [declared] = backend.generate([first], settings=phase1_settings, progress=_phase_progress(progress, None, 0))
         usage = replace(declared.usage, latency_s=0.0)
         samples = []
         for index, sample in enumerate(declared.samples):
@@ -177,6 +198,8 @@ class DeclareThenUse(Generic[S]):
             signature = self.read(text) if sample.finish_reason != "length" else None
             if signature is None:
                 samples.append(Sample(self.header + text, sample.finish_reason, sample.completion_tokens))
+                if progress is not None:
+                    progress(Progress(0, index, sample.completion_tokens, "", done=True))
                 continue
             use = self.use_request(signature)
             messages = (
@@ -188,7 +211,7 @@ class DeclareThenUse(Generic[S]):
             [rest] = backend.generate(
                 [GenerationRequest(messages, use.constraint)],
                 settings=merge(settings, SamplingSettings(n=1, seed=seed + index, max_tokens=left)),
-                progress=renumber_progress(progress, [0], first_sample=index),
+                progress=_phase_progress(progress, index, sample.completion_tokens),
             )
             usage = usage + replace(rest.usage, latency_s=0.0)
             second = rest.samples[0] if rest.samples else Sample("", "stop", 0)
