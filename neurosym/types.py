@@ -192,6 +192,10 @@ class Problem:
 class Formalization:
     """A problem in a formal language: the target's name, the source text and its parsed object.
 
+    ``declared`` is what the model declared before writing the formulas (declare-then-use
+    decoding: a FOL signature, one predicate with its gloss per line, then the constants), as
+    the model wrote it; empty when it declared nothing.
+
     Example:
         >>> from neurosym.fol import parse_formula
         >>> Formalization("fol", "P(a)", parse_formula("P(a)")).target
@@ -202,6 +206,7 @@ class Formalization:
     target: str
     source: str
     parsed: Any = None
+    declared: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,4 +38,7 @@ def test_small_model_constrained_two_premises(small_model, allow_live_requests):
     assert result.verdict.status in {"proved", "disproved", "uncertain", "inconsistent", "invalid"}
     assert result.verdict.prover == "z3" or result.verdict.status == "invalid"
     assert result.usage.completion_tokens > 0 and result.usage.prompt_tokens > 0
-    assert result.raw_output.startswith("Premises:\n1. All cats are mammals.\nFOL: ")
+    # solve's default decoder declares the signature first, then writes today's layout under it
+    assert result.raw_output.startswith("Predicates:\n")
+    assert "\nPremises:\n1. All cats are mammals.\nFOL: " in result.raw_output
+    assert result.formalization.declared.splitlines()[-1].startswith("Constants: ")

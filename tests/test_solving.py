@@ -71,7 +71,7 @@ def test_garbage_from_the_model_is_an_invalid_verdict_not_an_exception():
     assert result.answer is None
     assert result.verdict.status == "invalid"
     assert "could not read" in result.verdict.message
-    assert result.raw_output.startswith("I'm sorry")
+    assert "I'm sorry, I can't do logic." in result.raw_output  # after the layout's "Predicates:" label
 
 
 def test_malformed_formula_and_signature_clash_from_the_model():

@@ -65,6 +65,7 @@ class Attempt:
             "repair": self.repair,
             "output": self.output,
             "formalization": self.formalization.source if self.formalization else None,
+            "declared": self.formalization.declared if self.formalization else "",
             "parse_error": self.parse_error,
             "verdict": self.verdict.to_dict() if self.verdict else None,
             "answer": self.answer,
@@ -185,6 +186,9 @@ class LoopResult:
                 what = f"{what} (cut at the token cap; its complete lines read)".lstrip()
             kind = f"repair {a.repair}" if a.repair else "sample"
             lines.append(f"  [{a.round}.{a.sample}] {kind:9} {a.status:12} {what}".rstrip())
+            if a.formalization is not None and a.formalization.declared:
+                declared = "; ".join(a.formalization.declared.splitlines())
+                lines.append(f"        declared: {declared if len(declared) <= 110 else declared[:109] + '…'}")
         c = self.cost
         lines.append(
             f"  cost: {c.samples} samples, {c.prompt_tokens}+{c.completion_tokens} tokens, "

@@ -66,9 +66,10 @@ def _build(options: SolveOptions) -> FolTarget:
     )
 
 
-DEFAULT_DECODING = "whole"
-"""``solve``'s FOL decoder: the layout its default strategy was measured with (``logic_loop_declare`` measures
-declare-then-use on the same development items)."""
+DEFAULT_DECODING = "declare"
+"""``solve``'s FOL decoder: declare-then-use, the signature first and then formulas that can only use it (on the
+80 logic development items ``neurosym bench logic_loop_declare`` measures adaptive+evidence at 63.7% with it
+against 61.3% in the whole-answer layout, with no signature clashes by construction)."""
 
 DEFAULT_STRATEGY = Strategy(samples=5, round_size=2, confidence=0.8, selection="evidence")
 """``solve``'s default for FOL: ``adaptive+evidence``, the best strategy measured on the 80 logic development

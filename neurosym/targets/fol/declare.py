@@ -68,6 +68,7 @@ __all__ = [
     "build_declared_request",
     "declare_decoder",
     "declared_output_gbnf",
+    "declared_signature",
     "interleaved_decoder",
     "read_signature",
     "signature_formula_gbnf",
@@ -157,6 +158,22 @@ def read_signature(text: str) -> FolSignature | None:
     if not predicates:
         return None
     return FolSignature(tuple(predicates), tuple(constants))
+
+
+def declared_signature(output: str) -> FolSignature | None:
+    r"""The signature at the head of a declared-layout answer (``Predicates:`` ...); ``None`` in another layout.
+
+    Example:
+        >>> declared_signature("Predicates:\nDog(x): x is a dog\nConstants: rex\nPremises:\n1. ...").arities
+        {'Dog': 1}
+        >>> declared_signature("Premises:\n1. Rex is a dog.") is None
+        True
+
+    """
+    text = output.lstrip()
+    if not text.startswith(HEADER.rstrip("\n")):
+        return None
+    return read_signature(text[len(HEADER.rstrip("\n")) :].split("\nPremises:", 1)[0])
 
 
 def signature_gbnf(prefix: str = "sig-") -> str:

@@ -27,10 +27,19 @@ def formulas_of(formalization: Formalization | None) -> tuple[list[str], str] | 
 
 
 def describe_fol(formalization: Formalization) -> dict[str, Any]:
-    """The JSON form of a FOL formalization: the premise formulas and the conclusion."""
+    r"""The JSON form of a FOL formalization: premise formulas, conclusion, and the signature if one was declared.
+
+    Example:
+        >>> describe_fol(Formalization("fol", "Dog(rex)\n⊢ Dog(rex)", declared="Dog(x): x is a dog\nConstants: rex"))
+        {'premises': ['Dog(rex)'], 'conclusion': 'Dog(rex)', 'signature': ['Dog(x): x is a dog', 'Constants: rex']}
+
+    """
     found = formulas_of(formalization)
     premises, conclusion = found if found is not None else ([], "")
-    return {"premises": premises, "conclusion": conclusion}
+    described: dict[str, Any] = {"premises": premises, "conclusion": conclusion}
+    if formalization.declared:
+        described["signature"] = formalization.declared.splitlines()
+    return described
 
 
 def _clip(text: str, width: int) -> str:
@@ -42,6 +51,9 @@ def render_fol(result: SolveResult) -> list[str]:
     lines: list[str] = []
     verdict, problem = result.verdict, result.problem
     found = formulas_of(result.formalization)
+    if result.formalization is not None and result.formalization.declared:
+        lines.append("Signature (declared before the formulas):")
+        lines.extend(f"     {line}" for line in result.formalization.declared.splitlines())
     if found is not None:
         premises, conclusion = found
         lines.append("Formalization:")

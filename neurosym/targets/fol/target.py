@@ -23,7 +23,12 @@ from neurosym.errors import ConfigurationError
 from neurosym.fol.parser import parse_formula
 from neurosym.fol.syntax import EntailmentProblem
 from neurosym.targets.fol.check import check_fol
-from neurosym.targets.fol.declare import build_declared_request, declare_decoder, interleaved_decoder
+from neurosym.targets.fol.declare import (
+    build_declared_request,
+    declare_decoder,
+    declared_signature,
+    interleaved_decoder,
+)
 from neurosym.targets.fol.translator import FolTranslation, build_fol_request, parse_fol_output, problem_from_text
 from neurosym.translators.base import GenerationRequest, Message
 from neurosym.translators.decoding import Decoder
@@ -48,7 +53,9 @@ class FolTarget:
             (one request for the whole answer, the layout of the recorded benchmarks),
             ``"interleaved"`` (the same layout, the sentences written by neurosym and only the
             formulas by the model) or ``"declare"`` (the signature first, then the formulas
-            under a grammar compiled from it).
+            under a grammar compiled from it). ``"whole"`` is the class's default, which keeps
+            the development benchmarks' requests; :func:`neurosym.solve` and ``neurosym solve``
+            build the target with ``"declare"`` (``neurosym.targets.fol.DEFAULT_DECODING``).
 
     """
 
@@ -95,13 +102,15 @@ class FolTarget:
         return None
 
     def parse(self, problem: Problem, output: str) -> Formalization:
-        """Read the formulas; raises ParseError when the layout or a formula is malformed."""
+        """Read the formulas (and a declared signature); raises ParseError when the layout or a formula is malformed."""
         structured = self._structured(problem)
         translation: FolTranslation = parse_fol_output(output, expected_premises=len(structured.premises))
         premises = tuple(parse_formula(text) for text in translation.premises)
         conclusion = parse_formula(translation.conclusion)
         source = "\n".join([*translation.premises, "⊢ " + translation.conclusion])
-        return Formalization("fol", source, EntailmentProblem(premises, conclusion))
+        signature = declared_signature(output)
+        declared = signature.render().rstrip("\n") if signature is not None else ""
+        return Formalization("fol", source, EntailmentProblem(premises, conclusion), declared=declared)
 
     def check(self, formalization: Formalization, *, timeout_s: float) -> Verdict:
         """Decide with :func:`neurosym.check_fol` (signature check, provers, cross-check)."""

@@ -26,6 +26,7 @@ from neurosym.targets.fol.declare import (
     signature_formula_gbnf,
     signature_gbnf,
 )
+from neurosym.targets.fol.report import describe_fol
 from neurosym.targets.fol.translator import build_fol_request, fewshot_examples
 from neurosym.translators.backends.scripted import ScriptedBackend
 from neurosym.translators.base import Message
@@ -248,3 +249,41 @@ def test_a_truth_value_is_no_new_constant(llama_grammar):
     grammar = 'root ::= " " s-formula\n' + signature_formula_gbnf(signature, "s-", new_predicates=True)
     texts = [" Furry(harry)", " furryHarry = true", " harry = bob", " ∀x (Furry(x) → x = harry)"]
     assert llama_grammar.accepts(grammar, texts) == [True, False, True, True]
+
+
+def test_the_declared_signature_is_shown_in_the_result_its_json_and_the_trace(tmp_path, capsys):
+    import json
+
+    from neurosym.cli import main
+    from neurosym.solving import solve
+    from neurosym.translators.backends.replay import RecordingBackend
+
+    backend = ContinuingScriptedBackend(
+        [SIGNATURE_TEXT, " Dog(rex)\n", " Owns(tom, rex)\n", " ∃x (Dog(x) ∧ Owns(tom, x))"]
+    )
+    result = refine(PROBLEM, FolTarget(decoding="declare"), backend)
+    assert result.winner.formalization.declared == SIGNATURE_TEXT.rstrip("\n")
+    assert "        declared: Dog(x): x is a dog; Owns(x, y): x owns y; Constants: rex, tom" in result.render_trace()
+    assert result.to_dict()["winner"]["declared"] == SIGNATURE_TEXT.rstrip("\n")
+
+    cassette = tmp_path / "declare.jsonl"
+    answer = ("Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\n2. Tom owns Rex.\nFOL: Owns(tom, rex)\nConclusion:\n"
+              "Does Tom own a dog?\nFOL: ∃x (Dog(x) ∧ Owns(tom, x))")  # fmt: skip
+    recorder = RecordingBackend(ScriptedBackend(["Predicates:\n" + SIGNATURE_TEXT, answer]), cassette)
+    text = "Rex is a dog. Tom owns Rex. Does Tom own a dog?"
+    solve(text, llm=recorder, strategy=Strategy.greedy(), target_options={"decoding": "declare"})
+    argv = ["solve", text, "--samples", "1", "--decoding", "declare", "--llm", f"replay:{cassette}"]
+    assert main(argv) == 0
+    shown = capsys.readouterr().out
+    assert "Signature (declared before the formulas):\n     Dog(x): x is a dog\n     Owns(x, y): x owns y\n" in shown
+    assert shown.index("Signature") < shown.index("Formalization:")
+    assert main([*argv, "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)["formalization"]
+    assert described["signature"] == ["Dog(x): x is a dog", "Owns(x, y): x owns y", "Constants: rex, tom"]
+
+
+def test_the_whole_layout_declares_nothing():
+    answer = "Premises:\n1. Rex is a dog.\nFOL: Dog(rex)\nConclusion:\nIs Rex a dog?\nFOL: Dog(rex)"
+    problem = Problem(premises=("Rex is a dog.",), conclusion="Is Rex a dog?")
+    formalization = FolTarget(constrained=False).parse(problem, answer)
+    assert formalization.declared == "" and "signature" not in describe_fol(formalization)
