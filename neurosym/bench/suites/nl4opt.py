@@ -51,6 +51,7 @@ __all__ = [
     "nl4opt_items",
     "per_gold_set",
     "render_per_gold_set",
+    "table_order",
 ]
 
 ITEMS = 40
@@ -165,9 +166,21 @@ def render_per_gold_set(
     return "\n".join(lines)
 
 
+def table_order(rows: Sequence[Row], order: Sequence[str] = ORDER) -> list[str]:
+    """``order``, then the strategies of ``rows`` it lacks (``vote-5@0.3`` of a sweep), in the order they ran.
+
+    Example:
+        >>> table_order([Row("p", "NL4Opt", "vote-5@0.3", "5", None, 5, 0, 0, 0, 0, 0, {}, [])], ("greedy",))
+        ['greedy', 'vote-5@0.3']
+
+    """
+    return [*order, *(name for name in dict.fromkeys(r.strategy for r in rows) if name not in order)]
+
+
 def _extra_report(rows: Sequence[Row], items: Sequence[Any]) -> str:
+    order = table_order(rows)
     return "The same answers against each gold set (items covered in brackets):\n\n" + render_per_gold_set(
-        per_gold_set(rows, items)
+        per_gold_set(rows, items, order), order
     )
 
 

@@ -56,6 +56,7 @@ from neurosym.bench.suites.nl4opt import (
     nl4opt_items,
     per_gold_set,
     render_per_gold_set,
+    table_order,
 )
 from neurosym.bench.suites.opt_data import GOLD_REL_TOL, OptItem, consensus, load_industryor, load_mamo
 from neurosym.settings import SamplingSettings
@@ -198,9 +199,9 @@ NL4OPT_REPORT_ORDER = (
 
 
 def _nl4opt_report_extra(rows: Sequence[Row], items: Sequence[Any]) -> str:
-    table = per_gold_set(rows, items, NL4OPT_REPORT_ORDER)
+    order = table_order(rows, NL4OPT_REPORT_ORDER)
     return "The same answers against each gold set (items covered in brackets):\n\n" + render_per_gold_set(
-        table, NL4OPT_REPORT_ORDER
+        per_gold_set(rows, items, order), order
     )
 
 
