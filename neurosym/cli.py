@@ -313,13 +313,14 @@ def _strategy(args: argparse.Namespace) -> Any:
     """The loop strategy of ``solve``: the target's default unless a strategy option was given.
 
     ``--temperature`` and ``--agreement`` adjust either. Options left out take the values of one
-    greedy translation (``--samples 1``).
+    greedy translation (``--samples 1``); several samples are drawn at the target's swept temperature.
     """
     from neurosym.loop.refine import Strategy
     from neurosym.targets.registry import target_spec
 
     given = {name: getattr(args, name) for name in _STRATEGY_FLAGS if getattr(args, name) is not None}
-    default = target_spec(args.target).strategy
+    spec = target_spec(args.target)
+    default = spec.strategy
     if given or default is None:
         samples = given.get("samples", 1)
         strategy = Strategy(
@@ -329,7 +330,7 @@ def _strategy(args: argparse.Namespace) -> Any:
             confidence=given.get("confidence", 1.0),
             on_failure=given.get("on_failure", "repair"),
             selection=given.get("selection", "majority"),
-            temperature=0.0 if samples == 1 else 0.7,
+            temperature=0.0 if samples == 1 else spec.temperature,
         )
     else:
         strategy = default

@@ -199,7 +199,13 @@ def test_solve_takes_the_targets_strategy_unless_a_strategy_option_is_given():
     greedy = _strategy(parse(["solve", "x", "--samples", "1"]))
     assert greedy.samples == 1 and greedy.temperature == 0.0 and greedy.selection == "majority"
     assert _strategy(parse(["solve", "x", "--selection", "evidence"])).samples == 1
-    assert _strategy(parse(["solve", "--target", "milp", "x"])).samples == 1  # greedy was best on NL4Opt dev
+    # MILP: adaptive sampling at the swept temperature was best on the NL4Opt development items
+    from neurosym.bench.rows import loop_strategy
+
+    assert _strategy(parse(["solve", "--target", "milp", "x"])) == loop_strategy("adaptive@0.5")
+    assert _strategy(parse(["solve", "--target", "milp", "x", "--samples", "3"])).temperature == 0.5
+    assert _strategy(parse(["solve", "--target", "python", "x", "--samples", "3"])).temperature == 0.7
+    assert _strategy(parse(["solve", "--target", "python", "x"])).samples == 1  # greedy was best on GSM8K dev
 
 
 def test_solve_json_and_unreadable_model_output(tmp_path, capsys):
@@ -371,11 +377,13 @@ OPT_MODEL = (
 
 def recorded_model(tmp_path: Path, replies: list[str], **options) -> str:
     """A cassette of a scripted model answering the optimization problem with the milp target."""
+    from neurosym.loop import Strategy
     from neurosym.solving import solve
     from neurosym.translators.backends.replay import RecordingBackend
     from neurosym.translators.backends.scripted import ScriptedBackend
 
     path = tmp_path / "milp.jsonl"
+    options.setdefault("strategy", Strategy.greedy())  # what `--samples 1` replays
     solve(OPT_PROBLEM, target="milp", llm=RecordingBackend(ScriptedBackend(replies), path), **options)
     return str(path)
 

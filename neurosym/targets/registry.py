@@ -162,6 +162,8 @@ class TargetSpec:
         preload: modules each prover worker imports at start.
         strategy: what ``solve`` does when not told otherwise: the strategy measured best on the
             target's development benchmark (``None``: one greedy translation).
+        temperature: the sampling temperature of ``neurosym solve --samples N`` (N > 1) without
+            ``--temperature``, chosen by a sweep on the development benchmark (0.7 where none was run).
 
     """
 
@@ -179,6 +181,7 @@ class TargetSpec:
     warm_up: Callable[[], object] | None = None
     preload: tuple[str, ...] = ()
     strategy: Strategy | None = None
+    temperature: float = 0.7
 
     def make_problem(self, text: str | None, premises: Sequence[str] | None, conclusion: str | None) -> Problem:
         """The :class:`~neurosym.types.Problem` for ``solve``'s arguments."""

@@ -64,10 +64,10 @@ class Server:
 
 @pytest.fixture(scope="session")
 def cassette(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A cassette with one scripted reply per problem, recorded through the server's own `solve()` call."""
+    """A cassette with one scripted reply per problem (every sample of it), recorded through the server's `solve()`."""
     path = tmp_path_factory.mktemp("serve-cassette") / "replies.jsonl"
     for problem, target, reply in REPLIES:
-        recorder = RecordingBackend(ScriptedBackend([reply], model="scripted-modeler"), path)
+        recorder = RecordingBackend(ScriptedBackend(lambda request, index, r=reply: r, model="scripted-modeler"), path)
         try:
             solve(problem, target=target, llm=recorder, settings=SamplingSettings(max_tokens=None), timeout=10.0)
         except SandboxUnavailable:  # the Python test skips on such a machine; the others still run

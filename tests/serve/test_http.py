@@ -32,7 +32,10 @@ def _auth(server, **extra):
 
 
 def _solve_and_wait(client, server, problem: str) -> str:
-    """POST a problem, read the event stream to its end; the job id and the streamed text."""
+    """POST a problem, read the event stream to its end; the job id and the first sample's streamed text.
+
+    The MILP default samples adaptively, so later samples may follow: each is the same scripted reply.
+    """
     started = client.post("/api/solve", json={"problem": problem, "target": "milp"}, headers=_auth(server))
     assert started.status_code == 200, started.text
     job = started.json()["job"]
@@ -45,7 +48,9 @@ def _solve_and_wait(client, server, problem: str) -> str:
                 name = line[len("event: ") :]
                 names.append(name)
             elif line.startswith("data: ") and name == "token":
-                streamed += json.loads(line[len("data: ") :])["text"]
+                event = json.loads(line[len("data: ") :])
+                if event.get("sample", 0) == 0:
+                    streamed += event["text"]
     assert names[-1] == "done"
     return job, streamed
 
