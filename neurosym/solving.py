@@ -22,7 +22,7 @@ Example:
     >>> solve("Tom has 3 boxes of 12 pens and gives 5 away. How many are left?", target="python", llm=llm).answer
     NumberAnswer(value=31.0, exact='31')
     >>> llm = ScriptedBackend(["integer chairs, tables\nmaximize profit: 30 chairs + 50 tables\n"
-    ...                        "wood: 2 chairs + 4 tables <= 40\nhours: 3 chairs + 2 tables <= 36"])
+    ...                        "wood: 2 chairs + 4 tables <= 40\nhours: 3 chairs + 2 tables <= 36"] * 2)
     >>> solve("Chairs earn $30 and tables $50 ...", target="milp", llm=llm).answer.objective
     540.0
 

@@ -108,7 +108,7 @@ def outcome_of_result(result: SolveResult, problem: str) -> Outcome:
     Example:
         >>> from neurosym.solving import solve
         >>> from neurosym.translators.backends.scripted import ScriptedBackend
-        >>> llm = ScriptedBackend(["continuous x\nmaximize x\nx <= 2"])
+        >>> llm = ScriptedBackend(["continuous x\nmaximize x\nx <= 2"] * 2)  # the MILP default samples two first
         >>> outcome_of_result(solve("Maximize x up to 2.", target="milp", llm=llm), "").verdict.answer.objective
         2.0
 
