@@ -39,6 +39,11 @@ def recorded(tmp_path: Path, replies: list[str], **options) -> str:
     return str(path)
 
 
+def greedy_solve(llm: str, *options: str) -> list[str]:
+    """`neurosym solve --target milp --samples 1` on PROBLEM with ``llm`` (the cassettes hold one greedy sample)."""
+    return ["solve", "--target", "milp", "--samples", "1", PROBLEM, "--llm", llm, *options]
+
+
 def test_the_milp_target_declares_the_option():
     option = next(o for o in target_spec("milp").cli if o.dest == "save")
     assert option.flags == ("--save",) and option.metavar == "FILE"
@@ -48,12 +53,7 @@ def test_the_milp_target_declares_the_option():
 def test_save_writes_the_final_model_which_solves_to_the_answer(tmp_path, capsys, suffix):
     cassette = recorded(tmp_path, [MODEL])
     path = tmp_path / f"plan{suffix}"
-    assert (
-        main(
-            ["solve", "--target", "milp", "--samples", "1", PROBLEM, "--llm", f"replay:{cassette}", "--save", str(path)]
-        )
-        == 0
-    )
+    assert main(greedy_solve(f"replay:{cassette}", "--save", str(path))) == 0
     out = capsys.readouterr().out
     assert out.startswith("Answer: 540") and f"Saved: {path}" in out
     saved = read_model(path)
@@ -67,18 +67,7 @@ def test_save_keeps_the_repaired_model_not_the_first(tmp_path, capsys):
     wrong = MODEL + "demand: chairs >= 30\n"
     cassette = recorded(tmp_path, [wrong, MODEL], strategy=Strategy(samples=1, repair_rounds=1))
     path = tmp_path / "plan.lp"
-    argv = [
-        "solve",
-        "--target",
-        "milp",
-        "--samples",
-        "1",
-        PROBLEM,
-        "--llm",
-        f"replay:{cassette}",
-        "--repair-rounds",
-        "1",
-    ]
+    argv = greedy_solve(f"replay:{cassette}", "--repair-rounds", "1")
     assert main([*argv, "--json", "--save", str(path)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["saved"] == str(path)
@@ -88,12 +77,7 @@ def test_save_keeps_the_repaired_model_not_the_first(tmp_path, capsys):
 def test_an_infeasible_final_model_is_saved_too(tmp_path, capsys):
     cassette = recorded(tmp_path, [MODEL + "demand: chairs >= 30\n"])
     path = tmp_path / "wrong.mps"
-    assert (
-        main(
-            ["solve", "--target", "milp", "--samples", "1", PROBLEM, "--llm", f"replay:{cassette}", "--save", str(path)]
-        )
-        == 1
-    )
+    assert main(greedy_solve(f"replay:{cassette}", "--save", str(path))) == 1
     out = capsys.readouterr().out
     assert "irreducible infeasible subset" in out and f"Saved: {path}" in out
     assert "demand" in [c.name for c in read_model(path).constraints]
@@ -102,12 +86,7 @@ def test_an_infeasible_final_model_is_saved_too(tmp_path, capsys):
 def test_an_unreadable_translation_saves_nothing_and_says_so(tmp_path, capsys):
     cassette = recorded(tmp_path, ["Sorry, I can't help with that."])
     path = tmp_path / "plan.lp"
-    assert (
-        main(
-            ["solve", "--target", "milp", "--samples", "1", PROBLEM, "--llm", f"replay:{cassette}", "--save", str(path)]
-        )
-        == 1
-    )
+    assert main(greedy_solve(f"replay:{cassette}", "--save", str(path))) == 1
     assert "not saved: no model was read" in capsys.readouterr().err
     assert not path.exists()
 
@@ -128,17 +107,6 @@ def test_a_bad_save_is_refused_before_any_model_call(tmp_path, capsys, argv, mes
 def test_an_unwritable_save_path_is_refused_before_any_model_call(tmp_path, capsys):
     folder = tmp_path / "folder.lp"
     folder.mkdir()
-    argv = [
-        "solve",
-        "--target",
-        "milp",
-        "--samples",
-        "1",
-        PROBLEM,
-        "--llm",
-        f"replay:{tmp_path / 'none.jsonl'}",
-        "--save",
-        str(folder),
-    ]
+    argv = greedy_solve(f"replay:{tmp_path / 'none.jsonl'}", "--save", str(folder))
     assert main(argv) == 2
     assert "is a directory" in capsys.readouterr().err
