@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from neurosym.bench.rows import Row, vote_at_k
+from neurosym.bench.rows import Row, variant_of, vote_at_k
 
 __all__ = ["html_report", "plot", "plot_png", "render", "wilson_interval"]
 
@@ -93,7 +93,11 @@ def _figure(rows: Sequence[Row], table: Sequence[dict[str, Any]], datasets: Sequ
     for ax, dataset in zip(axes[0], panels, strict=True):
         chosen = [r for r in rows if dataset in ("all", r.dataset)]
         ks = range(1, 6)
-        ax.plot(list(ks), [100 * vote_at_k(chosen, k) for k in ks], "o-", color="grey", label="vote of first k")
+        voted = variant_of(chosen, "vote-5") or "vote-5"
+        curve = [100 * vote_at_k(chosen, k, voted) for k in ks]
+        ax.plot(
+            list(ks), curve, "o-", color="grey", label="vote of first k" + ("" if voted == "vote-5" else f" ({voted})")
+        )
         for entry in table:
             if entry["dataset"] == dataset:
                 ax.scatter(entry["samples"], 100 * entry["accuracy"], s=60, label=entry["strategy"], zorder=3)

@@ -44,6 +44,7 @@ __all__ = [
     "row_to_dict",
     "strategy_rows",
     "summarise",
+    "variant_of",
     "vote_at_k",
 ]
 
@@ -349,6 +350,24 @@ def vote_at_k(rows: Sequence[Row], k: int, strategy: str = "vote-5") -> float:
         tie = len(ranked) > 1 and ranked[0][1] == ranked[1][1]
         correct += bool(ranked) and not tie and row.matches(ranked[0][0])
     return correct / total if total else 0.0
+
+
+def variant_of(rows: Sequence[Row], base: str) -> str | None:
+    """The strategy of ``rows`` that is ``base`` or ``base`` at a sweep temperature (``vote-5@0.5``); else ``None``.
+
+    ``base`` itself wins over a variant; among variants, the first in ``rows``. A report set samples at
+    the temperature swept on the development items, so its vote is ``vote-5@0.5``, not ``vote-5``.
+
+    Example:
+        >>> rows = [Row("x", "d", name, "1", "1", 5, 0, 0, 0, 0, 0, {}, []) for name in ("greedy", "vote-5@0.5")]
+        >>> variant_of(rows, "vote-5"), variant_of(rows, "vote-5+repair")
+        ('vote-5@0.5', None)
+
+    """
+    names = list(dict.fromkeys(r.strategy for r in rows))
+    if base in names:
+        return base
+    return next((n for n in names if n.rpartition("@")[0] == base and loop_strategy(n) is not None), None)
 
 
 def _counts(counter: Counter[str]) -> str:

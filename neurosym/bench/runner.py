@@ -54,6 +54,7 @@ from neurosym.bench.rows import (
     row_from_dict,
     row_to_dict,
     summarise,
+    variant_of,
     vote_at_k,
 )
 from neurosym.errors import ConfigurationError, InputError
@@ -484,7 +485,8 @@ def run_bench(
     if rows:
         pairs = bench.pairs if bench.pairs is not None else PAIRS
         paired = paired_report(rows, pairs)
-        sections = [attempt_report(rows)] if any(r.strategy == "vote-5+repair" for r in rows) else []
+        repaired = variant_of(rows, "vote-5+repair")
+        sections = [attempt_report(rows, repaired)] if repaired is not None else []
         sections += [paired] if "\n" in paired else []  # a heading over no pair says nothing
         text += "".join("\n\n" + section for section in sections)
     if bench.extra_report is not None and rows:
@@ -501,8 +503,10 @@ def run_bench(
         files["html"].write_text(page, encoding="utf-8")
     log(text)
     scope = " (all)" if len(bench.datasets) > 1 else ""
-    if any(r.strategy == "vote-5" for r in rows):  # the curve is vote-5's samples: without them it says nothing
-        log(f"vote of first k{scope}: " + ", ".join(f"k={k} {100 * vote_at_k(rows, k):.1f}%" for k in range(1, 6)))
+    voted = variant_of(rows, "vote-5")
+    if voted is not None:  # the curve is vote-5's samples: without them it says nothing
+        curve = ", ".join(f"k={k} {100 * vote_at_k(rows, k, voted):.1f}%" for k in range(1, 6))
+        log(f"vote of first k{scope}{'' if voted == 'vote-5' else f' ({voted})'}: {curve}")
     elapsed = time.perf_counter() - started
     log(f"{elapsed:.1f} s")
     return BenchResult(bench, rows, len(chosen), len(missing), len(done), table, text, run, files, elapsed, items_s)

@@ -10,7 +10,9 @@ import pytest
 from neurosym.bench.cli import main
 from neurosym.bench.data import dataset_path
 from neurosym.bench.registry import get_benchmark
+from neurosym.bench.rows import loop_strategy
 from neurosym.bench.suites.logic import REPORT_ORDER, logic_items
+from neurosym.targets.milp import SAMPLING_TEMPERATURE
 
 
 def test_the_logic_report_set_is_80_new_items_from_the_named_pools(shared_data):
@@ -45,7 +47,10 @@ def test_the_nl4opt_report_set_is_40_new_consensus_problems(shared_data):
     assert not development & {i.problem.id for i in report}
     assert all(len(i.golds) >= 1 and i.label for i in report)
     bench = get_benchmark("nl4opt_report")
-    assert bench.strategies[0] == "cot" and {"vote-5+resample", "vote-5+hint"} <= set(bench.strategies)
+    assert bench.strategies[:2] == ("cot", "greedy")
+    assert {"vote-5+resample@0.5", "vote-5+hint@0.5"} <= set(bench.strategies)
+    sampled = [loop_strategy(name) for name in bench.strategies[2:]]
+    assert {s.temperature for s in sampled if s is not None} == {SAMPLING_TEMPERATURE} and None not in sampled
     assert [i.problem.id for i in bench.items(shared_data)] == [i.problem.id for i in report]
 
 
