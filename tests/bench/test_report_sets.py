@@ -12,6 +12,7 @@ from neurosym.bench.data import dataset_path
 from neurosym.bench.registry import get_benchmark
 from neurosym.bench.rows import loop_strategy
 from neurosym.bench.suites.logic import REPORT_ORDER, logic_items
+from neurosym.targets.fol import SAMPLING_TEMPERATURE as FOL_TEMPERATURE
 from neurosym.targets.milp import SAMPLING_TEMPERATURE
 
 
@@ -36,6 +37,8 @@ def test_the_logic_report_compares_every_strategy_with_chain_of_thought():
     assert {first for first, _ in bench.pairs} == set(REPORT_ORDER) - {"cot"}
     assert {second for _, second in bench.pairs} == {"cot"}
     assert {"vote-5+resample", "vote-5+hint", "vote-5+evidence"} <= set(bench.strategies)
+    sampled = [loop_strategy(name) for name in bench.strategies[2:]]  # at the temperature swept on development items
+    assert {s.temperature for s in sampled if s is not None} == {FOL_TEMPERATURE} and None not in sampled
 
 
 def test_the_nl4opt_report_set_is_40_new_consensus_problems(shared_data):
